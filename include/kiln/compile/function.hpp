@@ -1,0 +1,95 @@
+// kiln::function: compile a graph from inputs to outputs (with updates of shared variables and
+// givens substitutions) into a callable Function.
+//
+// A Function is immutable once built and re-entrant: each call gets its own workspace, so one
+// Function may be called from many threads at once. Updates are computed from the values the
+// shared variables had when the call started and are applied only after every output and update
+// is computed, so a call that fails leaves all shared variables as they were.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "kiln/graph/graph.hpp"
+
+namespace kiln {
+
+struct FunctionOptions {
+  /// (shared variable, new value expression) pairs.
+  std::vector<std::pair<Var, Var>> updates;
+  /// (variable, replacement) pairs substituted in the graph before compiling.
+  std::vector<std::pair<Var, Var>> givens;
+  /// "raise", "warn" or "ignore"; empty means config.on_unused_input.
+  std::string on_unused_input;
+  /// Cast inputs of another dtype even when precision may be lost (Theano's allow_input_downcast).
+  bool allow_input_downcast = false;
+  /// Name shown in error messages and printing.
+  std::string name;
+  /// "FAST_RUN", "FAST_COMPILE" or "DebugMode"; empty means config.mode.
+  std::string mode;
+};
+
+class Function {
+ public:
+  /// Compile. Throws MissingInputError when the outputs need a leaf that is neither an input, a
+  /// constant nor a shared variable; UnusedInputError for an unused input (per on_unused_input);
+  /// TypeError for an update whose type differs from its shared variable's.
+  static std::shared_ptr<const Function> compile(std::vector<Var> inputs, std::vector<Var> outputs,
+                                                 FunctionOptions options = {});
+
+  /// Run on one array per input. Arrays of another dtype are cast when that is safe (or when
+  /// allow_input_downcast is set); wrong ndim or static shape raises TypeError naming the input.
+  /// Returned arrays never alias the inputs, constants or shared values.
+  std::vector<Array> operator()(const std::vector<Array>& inputs) const;
+
+  const std::vector<Var>& inputs() const { return inputs_; }
+  const std::vector<Var>& outputs() const { return outputs_; }
+  const std::string& name() const { return name_; }
+  /// Warnings produced while compiling (e.g. unused inputs with on_unused_input="warn").
+  const std::vector<std::string>& warnings() const { return warnings_; }
+  /// The compiled nodes, in execution order.
+  std::vector<const Apply*> nodes() const;
+  /// Bring an input value to the input's type (dtype cast where allowed) or throw TypeError.
+  Array filter_input(size_t index, const Array& value) const;
+
+  struct Step;
+
+ private:
+  Function() = default;
+  void build_schedule();
+  std::vector<Var> inputs_;            // the user's input variables
+  std::vector<Var> outputs_;           // compiled copies of the outputs
+  std::vector<Var> shared_;            // shared variables read by the graph
+  std::vector<Var> update_targets_;    // shared variables updated, parallel to update_values_
+  std::vector<Var> update_values_;     // compiled copies of the update expressions
+  std::vector<Array> constants_;       // values of constant slots, parallel to constant_slots_
+  std::vector<int> constant_slots_;
+  std::vector<int> input_slots_, shared_slots_, output_slots_, update_slots_;
+  std::vector<Step> steps_;
+  int num_slots_ = 0;
+  bool allow_input_downcast_ = false;
+  std::string name_;
+  std::vector<std::string> warnings_;
+  std::vector<std::shared_ptr<Apply>> keep_alive_;
+};
+
+struct Function::Step {
+  const Apply* node;
+  std::vector<int> input_slots;
+  std::vector<int> output_slots;
+  std::vector<int> free_after;  // slots whose last use is this step (allow_gc)
+};
+
+/// Shortcut for Function::compile.
+inline std::shared_ptr<const Function> function(std::vector<Var> inputs, std::vector<Var> outputs,
+                                                FunctionOptions options = {}) {
+  return Function::compile(std::move(inputs), std::move(outputs), std::move(options));
+}
+
+/// Create a shared variable holding a copy of `value` (all dimensions of unknown static size,
+/// as Theano's shared()).
+Var shared(const Array& value, const std::string& name = {});
+
+}  // namespace kiln

@@ -1,0 +1,63 @@
+// FunctionGraph: the one mutable graph structure. It holds a subgraph between input and output
+// variables, tracks the clients (consumers) of every variable, and supports replace(), which
+// rewrites and compilation build on. Graph walks here are iterative, never recursive, so graphs of
+// any depth are fine.
+#pragma once
+
+#include <map>
+#include <set>
+#include <unordered_map>
+#include <vector>
+
+#include "kiln/graph/graph.hpp"
+
+namespace kiln {
+
+/// The Apply nodes needed to compute `outputs`, inputs before consumers, in a deterministic order
+/// (depth-first from the outputs in order, inputs in order). Stops at variables in `stop_at`.
+std::vector<Apply*> toposort(const std::vector<Var>& outputs, const std::set<const Variable*>& stop_at = {});
+
+/// Leaves (variables without owner) that `outputs` depend on, in first-seen order.
+std::vector<Var> graph_inputs(const std::vector<Var>& outputs);
+
+/// Copy the graph computing `outputs`, substituting `replace[v]` for v wherever v occurs (the
+/// replacements' own graphs are copied too). Leaves not replaced are shared, not copied.
+/// Returns the copies of `outputs`.
+std::vector<Var> clone_graph(const std::vector<Var>& outputs, const std::map<const Variable*, Var>& replace = {});
+
+class FunctionGraph {
+ public:
+  /// A consumer of a variable: input `index` of `node`, or graph output `index` when node is null.
+  struct Client {
+    Apply* node;
+    int index;
+    bool operator==(const Client& o) const { return node == o.node && index == o.index; }
+  };
+
+  /// Builds the graph from `inputs` to `outputs`. With clone=true (the default) the nodes are
+  /// copied first, so the caller's graph is never modified by replace().
+  FunctionGraph(std::vector<Var> inputs, std::vector<Var> outputs, bool clone = true);
+
+  const std::vector<Var>& inputs() const { return inputs_; }
+  const std::vector<Var>& outputs() const { return outputs_; }
+  /// Nodes in topological order.
+  std::vector<Apply*> toposort() const;
+  /// Number of nodes.
+  size_t size() const { return nodes_.size(); }
+  const std::vector<Client>& clients(const Variable* v) const;
+  bool contains(const Apply* node) const { return nodes_.count(node->id()) != 0; }
+
+  /// Make every consumer of `old_var` use `new_var` instead. Types must match (new_var's type
+  /// may be more specific). Nodes no longer needed are dropped.
+  void replace(const Var& old_var, const Var& new_var);
+
+ private:
+  void import_graph(const std::vector<Var>& roots);
+  void prune(Apply* node);
+  std::vector<Var> inputs_;
+  std::vector<Var> outputs_;
+  std::map<uint64_t, std::shared_ptr<Apply>> nodes_;  // by id: deterministic iteration
+  std::unordered_map<const Variable*, std::vector<Client>> clients_;
+};
+
+}  // namespace kiln

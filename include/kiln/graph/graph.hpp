@@ -1,0 +1,200 @@
+// The symbolic graph: Variable, Apply and Op.
+//
+// A Variable is a typed value in a graph: a free input, a Constant (holds an Array), a shared
+// variable (holds a SharedStorage read by compiled functions), or the output of an Apply node.
+// An Apply is one application of an Op to input Variables; it owns its output Variables, and a
+// handle to an output keeps the whole node alive through shared_ptr aliasing, so there are no
+// reference cycles and no owner pointer can dangle.
+//
+// Ops are immutable values: equality and hash come from their declared properties.
+#pragma once
+
+#include <atomic>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "kiln/graph/type.hpp"
+#include "kiln/runtime/array.hpp"
+
+namespace kiln {
+
+class Apply;
+class FunctionGraph;
+class Op;
+class Variable;
+using Var = std::shared_ptr<Variable>;
+using OpPtr = std::shared_ptr<const Op>;
+
+/// The value cell of a shared variable. Compiled functions read it at the start of a call and
+/// replace it after the call's outputs are computed; access is guarded by a mutex so several
+/// threads may call functions that share it.
+class SharedStorage {
+ public:
+  explicit SharedStorage(Array value) : value_(std::move(value)) {}
+  Array get() const {
+    std::lock_guard<std::mutex> lock(mutex_);
+    return value_;
+  }
+  void set(Array value) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    value_ = std::move(value);
+  }
+
+ private:
+  mutable std::mutex mutex_;
+  Array value_;
+};
+
+class Variable {
+ public:
+  enum class Kind : uint8_t { Input, Constant, Shared, Output };
+
+  /// A free input variable of the given type.
+  static Var input(TensorType type, std::string name = {});
+  /// A constant. `weak` marks constants made from Python/C++ scalars, which do not upcast the
+  /// tensors they are combined with (x_float32 * 2.5 stays float32).
+  static Var constant(Array value, std::string name = {}, bool weak = false);
+  /// A shared variable holding `value`; its type is `type`.
+  static Var shared(Array value, TensorType type, std::string name = {});
+
+  Variable(const Variable&) = delete;
+  Variable& operator=(const Variable&) = delete;
+
+  const TensorType& type() const { return type_; }
+  DType dtype() const { return type_.dtype(); }
+  int ndim() const { return type_.ndim(); }
+  Kind kind() const { return kind_; }
+  bool is_constant() const { return kind_ == Kind::Constant; }
+  bool is_shared() const { return kind_ == Kind::Shared; }
+  bool is_weak() const { return weak_; }
+  /// The Apply node computing this variable, or nullptr for inputs, constants and shared variables.
+  Apply* owner() const { return owner_; }
+  /// Which output of its owner this is.
+  int index() const { return index_; }
+  /// The value of a constant (asserts is_constant()).
+  const Array& constant_value() const;
+  /// The storage of a shared variable (asserts is_shared()).
+  const std::shared_ptr<SharedStorage>& storage() const;
+
+  const std::string& name() const { return name_; }
+  void set_name(std::string name) { name_ = std::move(name); }
+  /// "file.py:12": where user code created this variable (empty if unknown).
+  const std::string& source_location() const { return source_location_; }
+  void set_source_location(std::string loc) { source_location_ = std::move(loc); }
+  /// Unique, increasing creation number: a deterministic tie-breaker for ordering and printing.
+  uint64_t id() const { return id_; }
+
+  /// A shared handle to this variable (works for node outputs too).
+  Var handle() const;
+  /// Name if set, else a description such as "Elemwise{add}.0" or "<TensorType(float32, matrix)>".
+  std::string label() const;
+
+ private:
+  friend class Apply;
+  Variable(Kind kind, TensorType type, std::string name);
+  Kind kind_;
+  TensorType type_;
+  Apply* owner_ = nullptr;
+  int index_ = 0;
+  bool weak_ = false;
+  std::string name_;
+  std::string source_location_;
+  uint64_t id_;
+  std::optional<Array> constant_;
+  std::shared_ptr<SharedStorage> storage_;
+  std::weak_ptr<Variable> self_;  // for free variables, to implement handle()
+};
+
+/// One application of an Op. Immutable after construction.
+class Apply : public std::enable_shared_from_this<Apply> {
+ public:
+  /// Builds the node through the op's type checking (Op::make_outputs). Prefer make_node().
+  static std::shared_ptr<Apply> create(OpPtr op, std::vector<Var> inputs);
+  /// Builds the node with given output types (no checking: for cloning).
+  static std::shared_ptr<Apply> create_unchecked(OpPtr op, std::vector<Var> inputs,
+                                                 const std::vector<TensorType>& output_types);
+  Apply(const Apply&) = delete;
+  Apply& operator=(const Apply&) = delete;
+  ~Apply();
+
+  const Op& op() const { return *op_; }
+  const OpPtr& op_ptr() const { return op_; }
+  const std::vector<Var>& inputs() const { return inputs_; }
+  const Var& input(int i) const { return inputs_[i]; }
+  size_t num_outputs() const { return outputs_.size(); }
+  /// A handle to output i; keeps the node alive.
+  Var output(int i) const;
+  std::vector<Var> outputs() const;
+  Variable* output_ptr(int i) const { return outputs_[i].get(); }
+  const std::string& source_location() const { return source_location_; }
+  uint64_t id() const { return id_; }
+
+  /// A copy of this node applied to other inputs of the same types.
+  std::shared_ptr<Apply> clone_with_new_inputs(std::vector<Var> inputs) const;
+
+ private:
+  friend class FunctionGraph;  // rewires its own copies of nodes in replace()
+  Apply() = default;
+  void set_input(int i, Var v) { inputs_[i] = std::move(v); }
+  OpPtr op_;
+  std::vector<Var> inputs_;
+  std::vector<std::unique_ptr<Variable>> outputs_;
+  std::string source_location_;
+  uint64_t id_ = 0;
+};
+
+/// The interface every operation implements (see DESIGN.md, "The Op contract").
+class Op {
+ public:
+  virtual ~Op() = default;
+
+  /// "Elemwise{add}", "Dot", "DimShuffle{1,0}": how the op prints.
+  virtual std::string name() const = 0;
+  /// Checks the inputs and returns the output types. Throws TypeError/ValueError naming the op.
+  virtual std::vector<TensorType> make_outputs(const std::vector<Var>& inputs) const = 0;
+  /// The reference kernel: computes outputs from inputs. `outputs` arrive undefined.
+  virtual void perform(const Apply& node, std::span<const Array> inputs, std::span<Array> outputs) const = 0;
+  /// Output shapes as graphs (int64 scalars) of input shapes; an empty result means "not known",
+  /// and callers fall back to the shape of the computed output.
+  virtual std::vector<std::vector<Var>> infer_shape(const Apply& node,
+                                                    const std::vector<std::vector<Var>>& input_shapes) const;
+
+  /// Output i is a view of input view_map()[i] (no copy).
+  virtual std::map<int, int> view_map() const { return {}; }
+
+  /// Equality and hash from the op's properties: two equal ops on equal inputs compute the same.
+  virtual bool equals(const Op& other) const;
+  virtual size_t hash() const;
+};
+
+/// Apply `op` to `inputs` and return its outputs; records the user's source location.
+std::vector<Var> make_node(OpPtr op, std::vector<Var> inputs);
+/// Same for single-output ops.
+Var make_node1(OpPtr op, std::vector<Var> inputs);
+
+/// Where user code currently is, e.g. "train.py:12"; the Python bindings install a provider that
+/// looks at the Python stack. Returns empty when no provider is set.
+using LocationProvider = std::string (*)();
+void set_location_provider(LocationProvider provider);
+std::string current_user_location();
+
+/// Free tensor variables, as Theano's T.scalar/T.vector/T.matrix/...: every dimension of unknown
+/// size except the broadcastable ones of row (1, ?) and col (?, 1). The dtype defaults to floatX.
+Var tensor(DType dtype, std::vector<int64_t> shape, const std::string& name = {});
+Var scalar(const std::string& name = {}, std::optional<DType> dtype = std::nullopt);
+Var vector(const std::string& name = {}, std::optional<DType> dtype = std::nullopt);
+Var matrix(const std::string& name = {}, std::optional<DType> dtype = std::nullopt);
+Var row(const std::string& name = {}, std::optional<DType> dtype = std::nullopt);
+Var col(const std::string& name = {}, std::optional<DType> dtype = std::nullopt);
+Var tensor3(const std::string& name = {}, std::optional<DType> dtype = std::nullopt);
+Var tensor4(const std::string& name = {}, std::optional<DType> dtype = std::nullopt);
+
+/// Description of a node for error messages: "Elemwise{add}(x, y) built at train.py:12".
+std::string describe_node(const Apply& node);
+
+}  // namespace kiln

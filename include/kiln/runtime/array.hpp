@@ -1,0 +1,120 @@
+// Buffer (64-byte-aligned, reference-counted memory) and Array (a strided n-d view of a Buffer).
+//
+// An Array never owns its elements directly: it shares a Buffer, so views (transpose, slices,
+// DimShuffle) cost no copy, and a numpy array can be wrapped in place (the Buffer then keeps the
+// numpy object alive through `keep_alive`). Strides are in bytes, as in numpy, and may be zero
+// (broadcast) or negative (reversed slices).
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "kiln/runtime/dtype.hpp"
+
+namespace kiln {
+
+using Shape = std::vector<int64_t>;
+
+enum class Device : uint8_t { CPU, CUDA };
+
+/// A block of memory. Allocated by kiln (64-byte aligned) or borrowed from another owner.
+class Buffer {
+ public:
+  /// Allocate `nbytes` bytes, 64-byte aligned, uninitialised. Throws on allocation failure.
+  static std::shared_ptr<Buffer> allocate(size_t nbytes);
+  /// Wrap memory owned by someone else; `keep_alive` is released when the Buffer dies.
+  static std::shared_ptr<Buffer> borrow(void* data, size_t nbytes, std::shared_ptr<void> keep_alive);
+
+  Buffer(const Buffer&) = delete;
+  Buffer& operator=(const Buffer&) = delete;
+  ~Buffer();
+
+  void* data() const { return data_; }
+  size_t nbytes() const { return nbytes_; }
+  bool owned() const { return owned_; }
+  Device device() const { return device_; }
+
+ private:
+  Buffer() = default;
+  void* data_ = nullptr;
+  size_t nbytes_ = 0;
+  bool owned_ = false;
+  Device device_ = Device::CPU;
+  std::shared_ptr<void> keep_alive_;
+};
+
+/// Number of elements of a shape (1 for a 0-d shape).
+int64_t shape_size(const Shape& shape);
+/// "(3, 4)"; "()" for 0-d.
+std::string shape_str(const Shape& shape);
+/// C-contiguous byte strides of `shape` for elements of `itemsize` bytes.
+Shape contiguous_strides(const Shape& shape, size_t itemsize);
+
+/// A strided n-dimensional view over a Buffer.
+class Array {
+ public:
+  Array() = default;
+  Array(DType dtype, Shape shape, Shape strides, std::shared_ptr<Buffer> buffer, int64_t offset);
+
+  /// A new C-contiguous array with uninitialised elements.
+  static Array empty(DType dtype, const Shape& shape);
+  /// A new C-contiguous array of zeros.
+  static Array zeros(DType dtype, const Shape& shape);
+  /// A 0-d array holding `value` converted to `dtype`.
+  static Array scalar(DType dtype, double value);
+  /// A 0-d int64 array (exact for all int64 values).
+  static Array scalar_int(int64_t value);
+
+  DType dtype() const { return dtype_; }
+  const Shape& shape() const { return shape_; }
+  const Shape& strides() const { return strides_; }
+  int ndim() const { return static_cast<int>(shape_.size()); }
+  int64_t size() const { return shape_size(shape_); }
+  size_t itemsize() const { return dtype_size(dtype_); }
+  int64_t offset() const { return offset_; }
+  const std::shared_ptr<Buffer>& buffer() const { return buffer_; }
+  bool defined() const { return buffer_ != nullptr; }
+
+  /// Address of element (0, ..., 0).
+  char* data() const { return static_cast<char*>(buffer_->data()) + offset_; }
+  template <typename T>
+  T* data_as() const { return reinterpret_cast<T*>(data()); }
+
+  bool is_c_contiguous() const;
+  /// Whether the element addresses are aligned to the element size.
+  bool is_aligned() const;
+
+  /// The same elements in a new C-contiguous buffer (always copies).
+  Array copy() const;
+  /// `*this` if already C-contiguous, else a contiguous copy.
+  Array contiguous() const;
+  /// The elements converted to `dtype` in a new contiguous array.
+  Array astype(DType dtype) const;
+  /// A view with other shape/strides/offset over the same buffer.
+  Array view(Shape shape, Shape strides, int64_t offset_bytes) const;
+  /// A C-contiguous view with a new shape of the same size (copies first if not contiguous).
+  Array reshape(const Shape& shape) const;
+
+  /// Element `i` in C order, converted to double / int64 (slow; for tests and small scalars).
+  double item_as_double(int64_t flat_index = 0) const;
+  int64_t item_as_int(int64_t flat_index = 0) const;
+
+  /// Whether two arrays may share memory (same buffer).
+  bool shares_buffer_with(const Array& other) const { return buffer_ && buffer_ == other.buffer_; }
+
+ private:
+  DType dtype_ = DType::Float64;
+  Shape shape_;
+  Shape strides_;
+  std::shared_ptr<Buffer> buffer_;
+  int64_t offset_ = 0;
+};
+
+/// Copy `src` into `dst` elementwise (same shape), converting dtypes. Handles any strides,
+/// including overlapping views of the same buffer (copies through a temporary then).
+void copy_into(const Array& src, const Array& dst);
+
+}  // namespace kiln

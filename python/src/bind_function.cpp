@@ -1,0 +1,114 @@
+// kiln.function's compiled object: argument conversion, the call (with the GIL released while
+// kernels run), and conversion of the results to numpy.
+#include <Python.h>
+
+#include "bind_common.hpp"
+
+namespace kiln::py {
+namespace {
+
+PyTypeObject* ndarray_type() {
+  static PyTypeObject* t =
+      reinterpret_cast<PyTypeObject*>(nb::module_::import_("numpy").attr("ndarray").inc_ref().ptr());
+  return t;
+}
+
+class PyFunction {
+ public:
+  PyFunction(std::shared_ptr<const Function> fn, bool unpack_single, int allow_downcast)
+      : fn_(std::move(fn)), unpack_single_(unpack_single), allow_downcast_(allow_downcast) {}
+
+  nb::object call(nb::args args, nb::kwargs kwargs) const {
+    const auto& inputs = fn_->inputs();
+    KILN_USER_CHECK(args.size() <= inputs.size(), TypeError)
+        << label() << " takes " << inputs.size() << " inputs, got " << args.size();
+    std::vector<nb::handle> given(inputs.size());
+    for (size_t i = 0; i < args.size(); ++i) given[i] = args[i];
+    for (auto [key, value] : kwargs) {
+      std::string k = nb::cast<std::string>(key);
+      size_t i = 0;
+      while (i < inputs.size() && inputs[i]->name() != k) ++i;
+      KILN_USER_CHECK(i < inputs.size(), TypeError) << label() << " has no input named '" << k << "'";
+      KILN_USER_CHECK(!given[i].ptr(), TypeError) << label() << ": input '" << k << "' given twice";
+      given[i] = value;
+    }
+    std::vector<Array> arrays;
+    arrays.reserve(inputs.size());
+    for (size_t i = 0; i < inputs.size(); ++i) {
+      KILN_USER_CHECK(given[i].ptr(), TypeError)
+          << label() << ": missing input " << i << (inputs[i]->name().empty() ? "" : " ('" + inputs[i]->name() + "')");
+      arrays.push_back(convert_input(i, given[i]));
+    }
+    std::vector<Array> results;
+    {
+      nb::gil_scoped_release release;
+      results = (*fn_)(arrays);
+    }
+    if (unpack_single_) return array_to_numpy(results[0]);
+    nb::list out;
+    for (const Array& r : results) out.append(array_to_numpy(r));
+    return out;
+  }
+
+  const Function& function() const { return *fn_; }
+
+ private:
+  std::string label() const { return fn_->name().empty() ? "kiln function" : "kiln function '" + fn_->name() + "'"; }
+
+  // numpy arrays go straight to the core (zero-copy); Python scalars and lists follow Theano's
+  // rules: converted when exact, or when allow_input_downcast says so.
+  Array convert_input(size_t i, nb::handle obj) const {
+    if (PyObject_TypeCheck(obj.ptr(), ndarray_type())) return array_from_python(obj);
+    KILN_USER_CHECK(!nb::isinstance<Variable>(obj), TypeError)
+        << label() << ", input " << i << ": expected an array-like value, got the symbolic variable "
+        << nb::cast<const Variable&>(obj).label();
+    static nb::handle convert =
+        nb::object(nb::module_::import_("kiln.compile.function").attr("_convert_python_input")).release();
+    DType target = fn_->inputs()[i]->dtype();
+    nb::object allow = allow_downcast_ < 0 ? nb::none() : nb::object(nb::bool_(allow_downcast_ == 1));
+    nb::object arr = convert(obj, std::string(dtype_name(target)), allow, label() + ", input " + std::to_string(i));
+    return array_from_python(arr);
+  }
+
+  std::shared_ptr<const Function> fn_;
+  bool unpack_single_;
+  int allow_downcast_;  // -1: None (Python floats may become floatX), 0: False, 1: True
+};
+
+}  // namespace
+
+void bind_function(nb::module_& m) {
+  nb::class_<PyFunction>(m, "Function")
+      .def("__call__", &PyFunction::call)
+      .def_prop_ro("name", [](const PyFunction& f) { return f.function().name(); })
+      .def_prop_ro("inputs", [](const PyFunction& f) { return f.function().inputs(); })
+      .def_prop_ro("outputs", [](const PyFunction& f) { return f.function().outputs(); })
+      .def_prop_ro("warnings", [](const PyFunction& f) { return f.function().warnings(); })
+      .def("nodes", [](const PyFunction& f) {
+        std::vector<std::shared_ptr<Apply>> out;
+        for (const Apply* a : f.function().nodes()) out.push_back(std::const_pointer_cast<Apply>(a->shared_from_this()));
+        return out;
+      });
+
+  m.def("compile_function",
+        [](const std::vector<Var>& inputs, const std::vector<nb::handle>& outputs, bool unpack_single,
+           const std::vector<std::pair<Var, nb::handle>>& updates, const std::vector<std::pair<Var, nb::handle>>& givens,
+           const std::string& on_unused_input, nb::handle allow_input_downcast, const std::string& name,
+           const std::string& mode) {
+          FunctionOptions options;
+          for (const auto& [k, val] : updates) options.updates.emplace_back(k, as_tensor_variable(val));
+          for (const auto& [k, val] : givens) options.givens.emplace_back(k, as_tensor_variable(val));
+          options.on_unused_input = on_unused_input;
+          options.allow_input_downcast = !allow_input_downcast.is_none() && nb::cast<bool>(allow_input_downcast);
+          options.name = name;
+          options.mode = mode;
+          std::vector<Var> outs;
+          for (nb::handle h : outputs) outs.push_back(as_tensor_variable(h));
+          int allow = allow_input_downcast.is_none() ? -1 : (nb::cast<bool>(allow_input_downcast) ? 1 : 0);
+          return PyFunction(Function::compile(inputs, outs, options), unpack_single, allow);
+        },
+        nb::arg("inputs"), nb::arg("outputs"), nb::arg("unpack_single"), nb::arg("updates"), nb::arg("givens"),
+        nb::arg("on_unused_input"), nb::arg("allow_input_downcast").none(), nb::arg("name"), nb::arg("mode"));
+}
+
+}  // namespace kiln::py

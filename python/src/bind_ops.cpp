@@ -1,0 +1,108 @@
+// Builders of every op family, under Theano's names. Each converts its arguments with
+// as_tensor_variable and calls the C++ builder.
+#include "bind_common.hpp"
+
+namespace kiln::py {
+namespace {
+
+Var v(nb::handle h) { return as_tensor_variable(h); }
+
+std::optional<DType> opt_dtype(nb::handle h) {
+  if (h.is_none()) return std::nullopt;
+  return dtype_from_python(h);
+}
+
+void bind_elemwise(nb::module_& m) {
+#define KILN_SCALAR_OP_BIND_1(name) \
+  m.def(scalar_op_public_name(ScalarOpId::name).c_str(), [](nb::handle a) { return name(v(a)); }, nb::arg("a"));
+#define KILN_SCALAR_OP_BIND_2(name)                                                                                  \
+  m.def(scalar_op_public_name(ScalarOpId::name).c_str(), [](nb::handle a, nb::handle b) { return name(v(a), v(b)); }, \
+        nb::arg("a"), nb::arg("b"));
+#define KILN_SCALAR_OP_BIND_3(name)                                                                  \
+  m.def(scalar_op_public_name(ScalarOpId::name).c_str(),                                             \
+        [](nb::handle a, nb::handle b, nb::handle c) { return name(v(a), v(b), v(c)); }, nb::arg("a"), \
+        nb::arg("b"), nb::arg("c"));
+#define KILN_SCALAR_OP(name, arity, rule, types, expr) KILN_SCALAR_OP_BIND_##arity(name)
+#include "kiln/ops/scalar_table.def"
+#undef KILN_SCALAR_OP
+  // switch accepts any condition dtype (compared with 0), as Theano's T.switch.
+  m.def("switch", [](nb::handle c, nb::handle a, nb::handle b) { return switch_cond(v(c), v(a), v(b)); },
+        nb::arg("cond"), nb::arg("ift"), nb::arg("iff"));
+  m.def("cast", [](nb::handle x, nb::handle dtype) { return cast(v(x), dtype_from_python(dtype)); }, nb::arg("x"),
+        nb::arg("dtype"));
+  m.def("round", [](nb::handle x, nb::handle mode) {
+    return round(v(x), mode.is_none() ? "half_to_even" : nb::cast<std::string>(mode));
+  }, nb::arg("a"), nb::arg("mode") = nb::none());
+  m.def("dimshuffle", [](nb::handle x, const std::vector<nb::object>& pattern) {
+    std::vector<int> p;
+    for (const auto& e : pattern) {
+      if (nb::isinstance<nb::str>(e)) {
+        KILN_USER_CHECK(nb::cast<std::string>(e) == "x", ValueError)
+            << "dimshuffle: pattern entries must be axis numbers or 'x', got '" << nb::cast<std::string>(e) << "'";
+        p.push_back(-1);
+      } else {
+        int a = nb::cast<int>(e);
+        KILN_USER_CHECK(a >= 0, ValueError) << "dimshuffle: pattern entry " << a << " is negative";
+        p.push_back(a);
+      }
+    }
+    return dimshuffle(v(x), p);
+  });
+  m.def("transpose", [](nb::handle x, nb::handle axes) {
+    if (axes.is_none()) return transpose(v(x));
+    return transpose(v(x), nb::cast<std::vector<int>>(axes));
+  }, nb::arg("x"), nb::arg("axes") = nb::none());
+}
+
+void bind_reduce(nb::module_& m) {
+  m.def("sum", [](nb::handle x, nb::handle axis, nb::handle dtype, bool keepdims, nb::handle acc_dtype) {
+    return sum(v(x), axes_from_python(axis), keepdims, opt_dtype(dtype), opt_dtype(acc_dtype));
+  }, nb::arg("input"), nb::arg("axis") = nb::none(), nb::arg("dtype") = nb::none(), nb::arg("keepdims") = false,
+     nb::arg("acc_dtype") = nb::none());
+  m.def("prod", [](nb::handle x, nb::handle axis, nb::handle dtype, bool keepdims, nb::handle acc_dtype) {
+    return prod(v(x), axes_from_python(axis), keepdims, opt_dtype(dtype), opt_dtype(acc_dtype));
+  }, nb::arg("input"), nb::arg("axis") = nb::none(), nb::arg("dtype") = nb::none(), nb::arg("keepdims") = false,
+     nb::arg("acc_dtype") = nb::none());
+#define KILN_BIND_PLAIN_REDUCE(pyname, fn)                                                                      \
+  m.def(pyname, [](nb::handle x, nb::handle axis, bool keepdims) { return fn(v(x), axes_from_python(axis), keepdims); }, \
+        nb::arg("x"), nb::arg("axis") = nb::none(), nb::arg("keepdims") = false);
+  KILN_BIND_PLAIN_REDUCE("max", max)
+  KILN_BIND_PLAIN_REDUCE("min", min)
+  KILN_BIND_PLAIN_REDUCE("any", any)
+  KILN_BIND_PLAIN_REDUCE("all", all)
+  KILN_BIND_PLAIN_REDUCE("argmax", argmax)
+  KILN_BIND_PLAIN_REDUCE("argmin", argmin)
+  KILN_BIND_PLAIN_REDUCE("max_and_argmax", max_and_argmax)
+#undef KILN_BIND_PLAIN_REDUCE
+  m.def("mean", [](nb::handle x, nb::handle axis, nb::handle dtype, bool keepdims) {
+    return mean(v(x), axes_from_python(axis), keepdims, opt_dtype(dtype));
+  }, nb::arg("input"), nb::arg("axis") = nb::none(), nb::arg("dtype") = nb::none(), nb::arg("keepdims") = false);
+  m.def("var", [](nb::handle x, nb::handle axis, bool keepdims, int ddof) {
+    return var(v(x), axes_from_python(axis), keepdims, ddof);
+  }, nb::arg("input"), nb::arg("axis") = nb::none(), nb::arg("keepdims") = false, nb::arg("ddof") = 0);
+  m.def("std", [](nb::handle x, nb::handle axis, bool keepdims, int ddof) {
+    return stddev(v(x), axes_from_python(axis), keepdims, ddof);
+  }, nb::arg("input"), nb::arg("axis") = nb::none(), nb::arg("keepdims") = false, nb::arg("ddof") = 0);
+}
+
+void bind_blas(nb::module_& m) {
+  m.def("dot", [](nb::handle a, nb::handle b) { return dot(v(a), v(b)); }, nb::arg("a"), nb::arg("b"));
+  m.def("matmul", [](nb::handle a, nb::handle b) { return matmul(v(a), v(b)); }, nb::arg("a"), nb::arg("b"));
+  m.def("outer", [](nb::handle a, nb::handle b) { return outer(v(a), v(b)); }, nb::arg("x"), nb::arg("y"));
+}
+
+void bind_shape(nb::module_& m) {
+  m.def("shape", [](nb::handle x) { return shape(v(x)); });
+  m.def("shape_i", [](nb::handle x, int i) { return shape_i(v(x), i); });
+}
+
+}  // namespace
+
+void bind_ops(nb::module_& m) {
+  bind_elemwise(m);
+  bind_reduce(m);
+  bind_blas(m);
+  bind_shape(m);
+}
+
+}  // namespace kiln::py

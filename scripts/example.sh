@@ -1,0 +1,8 @@
+#!/usr/bin/env bash
+# Sets up the machine, installs kiln with pip and runs the main example.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+PYTHON=${PYTHON:-python3}
+bash scripts/setup.sh
+"$PYTHON" -m pip install -q --disable-pip-version-check --no-build-isolation .
+(cd /tmp && "$PYTHON" "$OLDPWD/examples/readme_example.py")

@@ -1,0 +1,258 @@
+#include "kiln/compile/function.hpp"
+
+#include <map>
+#include <set>
+#include <unordered_map>
+
+#include "kiln/config.hpp"
+#include "kiln/error.hpp"
+#include "kiln/graph/fgraph.hpp"
+
+namespace kiln {
+namespace {
+
+std::string input_label(const Var& v, size_t index) {
+  std::string s = "input " + std::to_string(index);
+  if (!v->name().empty()) s += " ('" + v->name() + "')";
+  return s;
+}
+
+std::string function_label(const std::string& name) {
+  return name.empty() ? std::string("kiln function") : "kiln function '" + name + "'";
+}
+
+void check_update_types(const std::vector<std::pair<Var, Var>>& updates) {
+  std::set<const Variable*> seen;
+  for (const auto& [target, value] : updates) {
+    KILN_USER_CHECK(target && value, TypeError) << "function: an update has a null variable";
+    KILN_USER_CHECK(target->is_shared(), TypeError)
+        << "function: update target " << target->label() << " is not a shared variable";
+    KILN_USER_CHECK(seen.insert(target.get()).second, ValueError)
+        << "function: shared variable " << target->label() << " is updated twice";
+    KILN_USER_CHECK(value->dtype() == target->dtype() && value->ndim() == target->ndim() &&
+                        target->type().is_super(value->type()),
+                    TypeError)
+        << "function: an update must have the same type as the shared variable it updates: " << target->label()
+        << " has type " << target->type().str() << " but the new value " << value->label() << " has type "
+        << value->type().str()
+        << (value->dtype() != target->dtype() ? "; cast the update expression (e.g. with .astype) to the shared "
+                                                "variable's dtype"
+                                              : "");
+  }
+}
+
+void check_givens(const std::vector<std::pair<Var, Var>>& givens) {
+  for (const auto& [old_var, new_var] : givens) {
+    KILN_USER_CHECK(old_var && new_var, TypeError) << "function: givens has a null variable";
+    KILN_USER_CHECK(old_var->dtype() == new_var->dtype() && old_var->ndim() == new_var->ndim(), TypeError)
+        << "function: givens replaces " << old_var->label() << " of type " << old_var->type().str() << " by "
+        << new_var->label() << " of another type " << new_var->type().str();
+  }
+}
+
+}  // namespace
+
+std::shared_ptr<const Function> Function::compile(std::vector<Var> inputs, std::vector<Var> outputs,
+                                                  FunctionOptions options) {
+  std::shared_ptr<Function> fn(new Function());
+  fn->name_ = options.name;
+  fn->allow_input_downcast_ = options.allow_input_downcast;
+  std::string on_unused =
+      options.on_unused_input.empty() ? Config::get().value("on_unused_input") : options.on_unused_input;
+  KILN_USER_CHECK(on_unused == "raise" || on_unused == "warn" || on_unused == "ignore", ValueError)
+      << "invalid value for on_unused_input: '" << on_unused << "'; valid values are 'raise', 'warn' and 'ignore'";
+
+  std::set<const Variable*> input_set;
+  for (size_t i = 0; i < inputs.size(); ++i) {
+    const Var& v = inputs[i];
+    KILN_USER_CHECK(v != nullptr, TypeError) << "function: input " << i << " is null";
+    KILN_USER_CHECK(!v->is_shared(), TypeError)
+        << "function: cannot use shared variable " << v->label()
+        << " as an explicit input; it is an implicit input of every function that uses it";
+    KILN_USER_CHECK(!v->is_constant(), TypeError) << "function: input " << i << " is a constant";
+    KILN_USER_CHECK(!v->owner(), TypeError)
+        << "function: " << input_label(v, i) << " is computed by " << v->owner()->op().name()
+        << "; inputs must be free variables (use givens to substitute an expression)";
+    KILN_USER_CHECK(input_set.insert(v.get()).second, ValueError)
+        << "function: variable " << v->label() << " is given twice as input";
+  }
+  for (size_t i = 0; i < outputs.size(); ++i) KILN_USER_CHECK(outputs[i] != nullptr, TypeError) << "function: output " << i << " is null";
+  check_update_types(options.updates);
+  check_givens(options.givens);
+
+  // Copy the graph of outputs and update values, with givens substituted.
+  std::map<const Variable*, Var> replace;
+  for (const auto& [old_var, new_var] : options.givens) replace[old_var.get()] = new_var;
+  std::vector<Var> roots = outputs;
+  for (const auto& u : options.updates) roots.push_back(u.second);
+  std::vector<Var> copies = clone_graph(roots, replace);
+  fn->inputs_ = inputs;
+  fn->outputs_.assign(copies.begin(), copies.begin() + outputs.size());
+  for (size_t i = 0; i < options.updates.size(); ++i) {
+    fn->update_targets_.push_back(options.updates[i].first);
+    fn->update_values_.push_back(copies[outputs.size() + i]);
+  }
+
+  // Every leaf must be an input, a constant or a shared variable.
+  std::set<const Variable*> used;
+  for (const Var& leaf : graph_inputs(copies)) {
+    used.insert(leaf.get());
+    if (leaf->is_constant() || leaf->is_shared() || input_set.count(leaf.get())) continue;
+    KILN_THROW(MissingInputError) << function_label(options.name) << ": the graph needs the variable "
+                                  << leaf->label() << " (" << leaf->type().str() << ")"
+                                  << (leaf->source_location().empty() ? "" : " created at " + leaf->source_location())
+                                  << ", which is not among the inputs, not a shared variable and not given a value "
+                                     "through givens";
+  }
+  for (size_t i = 0; i < inputs.size(); ++i) {
+    if (used.count(inputs[i].get()) || on_unused == "ignore") continue;
+    std::string msg = function_label(options.name) + " was asked to compute outputs from " + input_label(inputs[i], i) +
+                      ", which is not part of the graph needed to compute the outputs.";
+    if (on_unused == "raise")
+      KILN_THROW(UnusedInputError) << msg << " To make this error a warning, pass on_unused_input='warn'; to "
+                                              "silence it, on_unused_input='ignore'.";
+    fn->warnings_.push_back(msg + " To make this warning an error, pass on_unused_input='raise'; to silence it, "
+                                  "on_unused_input='ignore'.");
+  }
+  fn->build_schedule();
+  return fn;
+}
+
+void Function::build_schedule() {
+  std::unordered_map<const Variable*, int> slot_of;
+  auto slot = [&](const Variable* v) {
+    auto [it, inserted] = slot_of.emplace(v, num_slots_);
+    if (inserted) ++num_slots_;
+    return it->second;
+  };
+  for (const Var& v : inputs_) input_slots_.push_back(slot(v.get()));
+  std::vector<Var> roots = outputs_;
+  roots.insert(roots.end(), update_values_.begin(), update_values_.end());
+  for (const Var& leaf : graph_inputs(roots)) {
+    if (leaf->is_constant()) {
+      constant_slots_.push_back(slot(leaf.get()));
+      constants_.push_back(leaf->constant_value());
+    } else if (leaf->is_shared()) {
+      shared_.push_back(leaf);
+      shared_slots_.push_back(slot(leaf.get()));
+    }
+  }
+  for (Apply* node : toposort(roots)) {
+    keep_alive_.push_back(node->shared_from_this());
+    Step step{node, {}, {}, {}};
+    for (const Var& in : node->inputs()) step.input_slots.push_back(slot(in.get()));
+    for (size_t i = 0; i < node->num_outputs(); ++i) step.output_slots.push_back(slot(node->output_ptr(static_cast<int>(i))));
+    steps_.push_back(std::move(step));
+  }
+  for (const Var& o : outputs_) output_slots_.push_back(slot(o.get()));
+  for (const Var& u : update_values_) update_slots_.push_back(slot(u.get()));
+
+  // Free each intermediate after its last reader, unless it is returned.
+  std::set<int> pinned(output_slots_.begin(), output_slots_.end());
+  pinned.insert(update_slots_.begin(), update_slots_.end());
+  std::vector<int> last_use(num_slots_, -1);
+  for (size_t s = 0; s < steps_.size(); ++s)
+    for (int in : steps_[s].input_slots) last_use[in] = static_cast<int>(s);
+  for (int slot_index = 0; slot_index < num_slots_; ++slot_index)
+    if (last_use[slot_index] >= 0 && !pinned.count(slot_index)) steps_[last_use[slot_index]].free_after.push_back(slot_index);
+}
+
+std::vector<const Apply*> Function::nodes() const {
+  std::vector<const Apply*> out;
+  for (const Step& s : steps_) out.push_back(s.node);
+  return out;
+}
+
+Array Function::filter_input(size_t index, const Array& value) const {
+  const Var& v = inputs_[index];
+  const TensorType& type = v->type();
+  Array a = value;
+  if (a.dtype() != type.dtype()) {
+    KILN_USER_CHECK(is_supported(a.dtype()), TypeError)
+        << function_label(name_) << ", " << input_label(v, index) << ": dtype " << dtype_name(a.dtype())
+        << " is not supported";
+    KILN_USER_CHECK(allow_input_downcast_ || can_cast_safely(a.dtype(), type.dtype()), TypeError)
+        << function_label(name_) << ", " << input_label(v, index) << " expects " << type.str()
+        << " and cannot store a value of dtype " << dtype_name(a.dtype())
+        << " without risking loss of precision. If you do not mind, either cast the value to " << dtype_name(type.dtype())
+        << " or pass allow_input_downcast=True to function()";
+    if (a.ndim() == type.ndim()) a = a.astype(type.dtype());
+  }
+  std::string why = type.mismatch(a);
+  if (!why.empty() && a.dtype() != type.dtype()) why = type.mismatch(a.astype(type.dtype()));
+  KILN_USER_CHECK(why.empty(), TypeError) << function_label(name_) << ", " << input_label(v, index) << " of type "
+                                          << type.str() << ": " << why;
+  return a;
+}
+
+std::vector<Array> Function::operator()(const std::vector<Array>& args) const {
+  KILN_USER_CHECK(args.size() == inputs_.size(), TypeError)
+      << function_label(name_) << " takes " << inputs_.size() << " inputs, got " << args.size();
+  std::vector<Array> ws(num_slots_);
+  for (size_t i = 0; i < args.size(); ++i) ws[input_slots_[i]] = filter_input(i, args[i]);
+  for (size_t i = 0; i < constants_.size(); ++i) ws[constant_slots_[i]] = constants_[i];
+  for (size_t i = 0; i < shared_.size(); ++i) ws[shared_slots_[i]] = shared_[i]->storage()->get();
+
+  const bool gc = Config::get().allow_gc();
+  std::vector<Array> in_values, out_values;
+  for (const Step& step : steps_) {
+    in_values.clear();
+    for (int s : step.input_slots) in_values.push_back(ws[s]);
+    out_values.assign(step.output_slots.size(), Array());
+    try {
+      step.node->op().perform(*step.node, in_values, out_values);
+    } catch (const Error& e) {
+      if (e.kind() == ErrorKind::InternalError) throw;
+      Error wrapped(e.kind(), e.message());
+      wrapped << "\n  Apply node: " << describe_node(*step.node) << "\n  Input shapes: ";
+      for (size_t i = 0; i < in_values.size(); ++i) wrapped << (i ? ", " : "") << shape_str(in_values[i].shape());
+      throw wrapped;
+    } catch (const std::bad_alloc&) {
+      KILN_THROW(RuntimeError) << "out of memory while computing " << describe_node(*step.node);
+    }
+    for (size_t i = 0; i < out_values.size(); ++i) {
+      const Variable* ov = step.node->output_ptr(static_cast<int>(i));
+      KILN_ASSERT(out_values[i].defined() && out_values[i].dtype() == ov->dtype() && out_values[i].ndim() == ov->ndim())
+          << step.node->op().name() << " produced a value that does not match its output type " << ov->type().str();
+      ws[step.output_slots[i]] = std::move(out_values[i]);
+    }
+    if (gc)
+      for (int s : step.free_after) ws[s] = Array();
+  }
+
+  // Results must not alias memory the caller or kiln still uses elsewhere.
+  std::vector<const Buffer*> foreign;
+  for (size_t i = 0; i < args.size(); ++i) foreign.push_back(ws[input_slots_[i]].buffer().get());
+  for (const Array& c : constants_) foreign.push_back(c.buffer().get());
+  for (size_t i = 0; i < shared_.size(); ++i) foreign.push_back(ws[shared_slots_[i]].buffer().get());
+  auto detach = [&](const Array& a) {
+    for (const Buffer* b : foreign)
+      if (a.buffer().get() == b) return a.copy();
+    return a;
+  };
+  // Update values first: outputs must not alias them either (the caller may write to an output).
+  std::vector<Array> new_values;
+  std::set<const Buffer*> returned;
+  for (int s : update_slots_) {
+    Array v = detach(ws[s]);
+    if (!v.buffer()->owned() || !returned.insert(v.buffer().get()).second) v = v.copy();
+    returned.insert(v.buffer().get());
+    new_values.push_back(std::move(v));
+  }
+  std::vector<Array> results;
+  for (int s : output_slots_) {
+    Array r = detach(ws[s]);
+    // Two results sharing a buffer (the same variable twice, views, an update value) get copies.
+    if (!returned.insert(r.buffer().get()).second) r = r.copy();
+    results.push_back(std::move(r));
+  }
+  for (size_t i = 0; i < new_values.size(); ++i) update_targets_[i]->storage()->set(std::move(new_values[i]));
+  return results;
+}
+
+Var shared(const Array& value, const std::string& name) {
+  std::vector<int64_t> shape(value.ndim(), kUnknownDim);
+  return Variable::shared(value.copy(), TensorType(value.dtype(), shape), name);
+}
+
+}  // namespace kiln

@@ -1,0 +1,188 @@
+// Dot: vector and matrix products. float32/float64 go through OpenBLAS (sdot/ddot, sgemv/dgemv,
+// sgemm/dgemm) directly on strided operands when BLAS can address them, copying only when it
+// cannot; other dtypes use a plain loop in the output dtype.
+#include "kiln/ops/blas.hpp"
+
+#include <cblas.h>
+
+#include <cstring>
+
+#include "kiln/error.hpp"
+#include "kiln/ops/elemwise.hpp"
+#include "kiln/ops/shape.hpp"
+#include "runtime/convert.hpp"
+
+namespace kiln {
+namespace {
+
+// A matrix as BLAS sees it: data, whether it is stored transposed, and its leading dimension.
+struct BlasMatrix {
+  const char* data;
+  bool trans;
+  int64_t ld;
+  Array keep;  // owns a contiguous copy when one was needed
+};
+
+BlasMatrix as_blas_matrix(const Array& m) {
+  const int64_t item = static_cast<int64_t>(m.itemsize());
+  const int64_t rows = m.shape()[0], cols = m.shape()[1];
+  const int64_t s0 = m.strides()[0], s1 = m.strides()[1];
+  if ((s1 == item || cols <= 1) && s0 % item == 0 && s0 / item >= std::max<int64_t>(1, cols))
+    return {m.data(), false, s0 / item, m};
+  if ((s0 == item || rows <= 1) && s1 % item == 0 && s1 / item >= std::max<int64_t>(1, rows))
+    return {m.data(), true, s1 / item, m};
+  Array c = m.copy();
+  return {c.data(), false, std::max<int64_t>(1, cols), c};
+}
+
+// A vector as BLAS sees it: data pointer (of element 0 when the stride is positive) and increment.
+struct BlasVector {
+  const char* data;
+  int64_t inc;
+  Array keep;
+};
+
+BlasVector as_blas_vector(const Array& v) {
+  const int64_t item = static_cast<int64_t>(v.itemsize());
+  const int64_t s = v.strides()[0];
+  if (s > 0 && s % item == 0) return {v.data(), s / item, v};
+  Array c = v.copy();
+  return {c.data(), 1, c};
+}
+
+template <typename T>
+void gemm(const BlasMatrix& a, const BlasMatrix& b, T* c, int64_t m, int64_t n, int64_t k) {
+  auto ta = a.trans ? CblasTrans : CblasNoTrans, tb = b.trans ? CblasTrans : CblasNoTrans;
+  if constexpr (std::is_same_v<T, float>)
+    cblas_sgemm(CblasRowMajor, ta, tb, m, n, k, 1.0f, reinterpret_cast<const float*>(a.data), a.ld,
+                reinterpret_cast<const float*>(b.data), b.ld, 0.0f, c, std::max<int64_t>(1, n));
+  else
+    cblas_dgemm(CblasRowMajor, ta, tb, m, n, k, 1.0, reinterpret_cast<const double*>(a.data), a.ld,
+                reinterpret_cast<const double*>(b.data), b.ld, 0.0, c, std::max<int64_t>(1, n));
+}
+
+// y = op(A) x, where A is rows x cols as stored and op transposes when `transpose` is set.
+template <typename T>
+void gemv(const BlasMatrix& a, bool transpose, int64_t rows, int64_t cols, const BlasVector& x, T* y) {
+  // Row-major (rows x cols) with trans flag, optionally transposed again by the caller.
+  bool t = a.trans != transpose;
+  int64_t r = a.trans ? cols : rows, c = a.trans ? rows : cols;  // the stored (row-major) shape
+  if constexpr (std::is_same_v<T, float>)
+    cblas_sgemv(CblasRowMajor, t ? CblasTrans : CblasNoTrans, r, c, 1.0f, reinterpret_cast<const float*>(a.data), a.ld,
+                reinterpret_cast<const float*>(x.data), x.inc, 0.0f, y, 1);
+  else
+    cblas_dgemv(CblasRowMajor, t ? CblasTrans : CblasNoTrans, r, c, 1.0, reinterpret_cast<const double*>(a.data), a.ld,
+                reinterpret_cast<const double*>(x.data), x.inc, 0.0, y, 1);
+}
+
+template <typename T>
+T blas_dot(const BlasVector& x, const BlasVector& y, int64_t n) {
+  if constexpr (std::is_same_v<T, float>)
+    return cblas_sdot(n, reinterpret_cast<const float*>(x.data), x.inc, reinterpret_cast<const float*>(y.data), y.inc);
+  else
+    return cblas_ddot(n, reinterpret_cast<const double*>(x.data), x.inc, reinterpret_cast<const double*>(y.data), y.inc);
+}
+
+// Any-dtype fallback on contiguous operands viewed as (m x k) . (k x n).
+template <typename T>
+void naive_product(const T* a, const T* b, T* c, int64_t m, int64_t n, int64_t k) {
+  for (int64_t i = 0; i < m; ++i)
+    for (int64_t j = 0; j < n; ++j) {
+      T acc = T(0);
+      for (int64_t p = 0; p < k; ++p) acc = static_cast<T>(acc + a[i * k + p] * b[p * n + j]);
+      c[i * n + j] = acc;
+    }
+}
+
+class Dot final : public Op {
+ public:
+  std::string name() const override { return "Dot"; }
+
+  std::vector<TensorType> make_outputs(const std::vector<Var>& inputs) const override {
+    KILN_USER_CHECK(inputs.size() == 2, TypeError) << "Dot takes 2 inputs";
+    const TensorType &a = inputs[0]->type(), &b = inputs[1]->type();
+    for (int i = 0; i < 2; ++i)
+      KILN_USER_CHECK(inputs[i]->ndim() == 1 || inputs[i]->ndim() == 2, TypeError)
+          << "Dot: input " << i << " (" << inputs[i]->label() << ") must be a vector or a matrix, got "
+          << inputs[i]->type().str();
+    int64_t ka = a.shape().back(), kb = b.ndim() == 2 ? b.shape()[0] : b.shape()[0];
+    KILN_USER_CHECK(ka == kUnknownDim || kb == kUnknownDim || ka == kb, ValueError)
+        << "Dot: static shapes of " << inputs[0]->label() << " " << a.str() << " and " << inputs[1]->label() << " "
+        << b.str() << " are not aligned: " << ka << " != " << kb;
+    std::vector<int64_t> shape;
+    if (a.ndim() == 2) shape.push_back(a.shape()[0]);
+    if (b.ndim() == 2) shape.push_back(b.shape()[1]);
+    return {TensorType(promote(a.dtype(), b.dtype()), shape)};
+  }
+
+  std::vector<std::vector<Var>> infer_shape(const Apply& node, const std::vector<std::vector<Var>>& in) const override {
+    std::vector<Var> shape;
+    if (node.input(0)->ndim() == 2) shape.push_back(in[0][0]);
+    if (node.input(1)->ndim() == 2) shape.push_back(in[1][1]);
+    return {shape};
+  }
+
+  void perform(const Apply& node, std::span<const Array> in, std::span<Array> out) const override {
+    const DType dt = node.output_ptr(0)->dtype();
+    Array a = in[0].dtype() == dt ? in[0] : in[0].astype(dt);
+    Array b = in[1].dtype() == dt ? in[1] : in[1].astype(dt);
+    const int64_t k = a.shape().back(), kb = b.shape()[0];
+    KILN_USER_CHECK(k == kb, ValueError) << "Dot: shapes " << shape_str(in[0].shape()) << " and "
+                                         << shape_str(in[1].shape()) << " are not aligned: " << k << " != " << kb;
+    const int64_t m = a.ndim() == 2 ? a.shape()[0] : 1, n = b.ndim() == 2 ? b.shape()[1] : 1;
+    Shape out_shape;
+    if (a.ndim() == 2) out_shape.push_back(m);
+    if (b.ndim() == 2) out_shape.push_back(n);
+    Array c = Array::zeros(dt, out_shape);
+    out[0] = c;
+    if (m == 0 || n == 0 || k == 0) return;
+    if (dt == DType::Float32) return blas_product<float>(a, b, c, m, n, k);
+    if (dt == DType::Float64) return blas_product<double>(a, b, c, m, n, k);
+    detail::visit_dtype(dt, [&](auto v) {
+      using T = decltype(v);
+      Array ac = a.contiguous(), bc = b.contiguous();
+      naive_product<T>(ac.data_as<T>(), bc.data_as<T>(), c.data_as<T>(), m, n, k);
+    });
+  }
+
+ private:
+  template <typename T>
+  void blas_product(const Array& a, const Array& b, Array& c, int64_t m, int64_t n, int64_t k) const {
+    T* y = c.data_as<T>();
+    if (a.ndim() == 1 && b.ndim() == 1) {
+      *y = blas_dot<T>(as_blas_vector(a), as_blas_vector(b), k);
+    } else if (a.ndim() == 2 && b.ndim() == 2) {
+      gemm<T>(as_blas_matrix(a), as_blas_matrix(b), y, m, n, k);
+    } else if (a.ndim() == 2) {
+      gemv<T>(as_blas_matrix(a), false, m, k, as_blas_vector(b), y);
+    } else {
+      gemv<T>(as_blas_matrix(b), true, k, n, as_blas_vector(a), y);
+    }
+  }
+};
+
+}  // namespace
+
+Var dot(const Var& a, const Var& b) {
+  KILN_USER_CHECK(a && b, TypeError) << "dot: null input";
+  if (a->ndim() == 0 || b->ndim() == 0) return mul(a, b);
+  KILN_USER_CHECK(a->ndim() <= 2 && b->ndim() <= 2, NotImplementedError)
+      << "dot: inputs of more than 2 dimensions (" << a->type().str() << ", " << b->type().str()
+      << ") are not supported yet";
+  static const OpPtr op = std::make_shared<Dot>();
+  return make_node1(op, {a, b});
+}
+
+Var matmul(const Var& a, const Var& b) {
+  KILN_USER_CHECK(a && b, TypeError) << "matmul: null input";
+  KILN_USER_CHECK(a->ndim() >= 1 && b->ndim() >= 1, ValueError) << "matmul: scalar operands are not allowed, use *";
+  return dot(a, b);
+}
+
+Var outer(const Var& x, const Var& y) {
+  KILN_USER_CHECK(x && y, TypeError) << "outer: null input";
+  KILN_USER_CHECK(x->ndim() == 1 && y->ndim() == 1, NotImplementedError) << "outer: only vectors are supported yet";
+  return mul(dimshuffle(x, {0, -1}), dimshuffle(y, {-1, 0}));
+}
+
+}  // namespace kiln

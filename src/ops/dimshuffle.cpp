@@ -1,0 +1,108 @@
+// DimShuffle: permute axes, insert broadcastable axes ('x'), drop broadcastable axes. A view.
+#include <set>
+
+#include "kiln/error.hpp"
+#include "kiln/ops/elemwise.hpp"
+
+namespace kiln {
+namespace {
+
+std::string pattern_str(const std::vector<int>& pattern) {
+  std::string s;
+  for (size_t i = 0; i < pattern.size(); ++i) {
+    if (i) s += ",";
+    s += pattern[i] < 0 ? "x" : std::to_string(pattern[i]);
+  }
+  return s;
+}
+
+class DimShuffle final : public Op {
+ public:
+  explicit DimShuffle(std::vector<int> pattern) : pattern_(std::move(pattern)) {}
+
+  std::string name() const override { return "DimShuffle{" + pattern_str(pattern_) + "}"; }
+  bool equals(const Op& o) const override {
+    auto* d = dynamic_cast<const DimShuffle*>(&o);
+    return d && d->pattern_ == pattern_;
+  }
+  size_t hash() const override { return std::hash<std::string>()(name()); }
+  std::map<int, int> view_map() const override { return {{0, 0}}; }
+
+  std::vector<TensorType> make_outputs(const std::vector<Var>& inputs) const override {
+    KILN_USER_CHECK(inputs.size() == 1, TypeError) << name() << " takes 1 input, got " << inputs.size();
+    const TensorType& t = inputs[0]->type();
+    std::set<int> seen;
+    std::vector<int64_t> shape;
+    for (int p : pattern_) {
+      if (p < 0) {
+        shape.push_back(1);
+        continue;
+      }
+      KILN_USER_CHECK(p < t.ndim(), ValueError) << "dimshuffle: pattern (" << pattern_str(pattern_) << ") refers to axis "
+                                               << p << " but the input " << inputs[0]->label() << " has only "
+                                               << t.ndim() << " dimensions";
+      KILN_USER_CHECK(seen.insert(p).second, ValueError)
+          << "dimshuffle: pattern (" << pattern_str(pattern_) << ") contains axis " << p << " twice";
+      shape.push_back(t.shape()[p]);
+    }
+    for (int d = 0; d < t.ndim(); ++d)
+      KILN_USER_CHECK(seen.count(d) || t.broadcastable(d), ValueError)
+          << "dimshuffle: pattern (" << pattern_str(pattern_) << ") drops axis " << d << " of " << inputs[0]->label()
+          << " (" << t.str() << "), which is not broadcastable; only axes of static size 1 can be dropped";
+    return {TensorType(t.dtype(), shape)};
+  }
+
+  std::vector<std::vector<Var>> infer_shape(const Apply&, const std::vector<std::vector<Var>>& in) const override {
+    std::vector<Var> shape;
+    for (int p : pattern_) shape.push_back(p < 0 ? typed_constant(1, DType::Int64) : in[0][p]);
+    return {shape};
+  }
+
+  void perform(const Apply&, std::span<const Array> in, std::span<Array> out) const override {
+    const Array& x = in[0];
+    Shape shape, strides;
+    for (int p : pattern_) {
+      shape.push_back(p < 0 ? 1 : x.shape()[p]);
+      strides.push_back(p < 0 ? 0 : x.strides()[p]);
+    }
+    for (int d = 0; d < x.ndim(); ++d) {
+      bool kept = false;
+      for (int p : pattern_) kept = kept || p == d;
+      KILN_USER_CHECK(kept || x.shape()[d] == 1, ValueError)
+          << name() << ": cannot drop axis " << d << " of size " << x.shape()[d];
+    }
+    out[0] = x.view(shape, strides, x.offset());
+  }
+
+ private:
+  std::vector<int> pattern_;
+};
+
+}  // namespace
+
+Var dimshuffle(const Var& x, const std::vector<int>& pattern) {
+  KILN_USER_CHECK(x != nullptr, TypeError) << "dimshuffle: null input";
+  bool identity = static_cast<int>(pattern.size()) == x->ndim();
+  for (size_t i = 0; i < pattern.size() && identity; ++i) identity = pattern[i] == static_cast<int>(i);
+  if (identity) return x;
+  return make_node1(std::make_shared<DimShuffle>(pattern), {x});
+}
+
+Var transpose(const Var& x) {
+  std::vector<int> axes;
+  for (int i = x->ndim() - 1; i >= 0; --i) axes.push_back(i);
+  return dimshuffle(x, axes);
+}
+
+Var transpose(const Var& x, const std::vector<int>& axes) {
+  KILN_USER_CHECK(static_cast<int>(axes.size()) == x->ndim(), ValueError)
+      << "transpose: axes has " << axes.size() << " entries but " << x->label() << " has " << x->ndim() << " dimensions";
+  std::vector<int> norm;
+  for (int a : axes) norm.push_back(a < 0 ? a + x->ndim() : a);
+  for (int a : norm)
+    KILN_USER_CHECK(a >= 0 && a < x->ndim(), ValueError) << "transpose: axis " << a << " out of range for " << x->ndim()
+                                                         << " dimensions";
+  return dimshuffle(x, norm);
+}
+
+}  // namespace kiln

@@ -1,0 +1,18 @@
+// Private interface between the Elemwise op (elemwise.cpp) and its precompiled kernels
+// (elemwise_kernels.cpp, one instantiation per table row and compute type).
+#pragma once
+
+#include <cstdint>
+
+#include "kiln/ops/elemwise.hpp"
+#include "kiln/runtime/dtype.hpp"
+
+namespace kiln::detail {
+
+/// Computes out[i] = f(in0[i], in1[i], in2[i]) for i < n over contiguous arrays of the compute type.
+using ScalarKernel = void (*)(const void* const* in, void* out, int64_t n);
+
+/// The kernel of a scalar op for compute type `t`, or nullptr if the op is not defined for it.
+ScalarKernel scalar_kernel(ScalarOpId op, DType t);
+
+}  // namespace kiln::detail

@@ -1,0 +1,73 @@
+// Instantiates the interpreter's loop for every row of scalar_table.def and every compute type the
+// row is defined for. The loops are flat and contiguous, so the compiler vectorises the simple ones.
+#include <cmath>
+
+#include "ops/elemwise_impl.hpp"
+#include "runtime/convert.hpp"
+#include "ops/scalar_math.hpp"
+
+namespace kiln::detail {
+namespace {
+
+using namespace kiln::smath;
+
+// The compute types of each "types" column of the table.
+template <typename T>
+constexpr bool in_class_All = true;
+template <typename T>
+constexpr bool in_class_Float = std::is_floating_point_v<T>;
+template <typename T>
+constexpr bool in_class_Int = !std::is_floating_point_v<T>;
+
+#define KILN_SCALAR_OP(name, arity, rule, types, expr)                                        \
+  struct Fn_##name {                                                                          \
+    template <typename T>                                                                     \
+    static constexpr bool defined_for = in_class_##types<T>;                                  \
+    template <typename T>                                                                     \
+    static inline T apply([[maybe_unused]] T a, [[maybe_unused]] T b, [[maybe_unused]] T c) { \
+      return static_cast<T>(expr);                                                            \
+    }                                                                                         \
+    static constexpr int kArity = arity;                                                      \
+  };
+#include "kiln/ops/scalar_table.def"
+#undef KILN_SCALAR_OP
+
+template <typename F, typename T>
+void run_kernel(const void* const* in, void* out_void, int64_t n) {
+  T* __restrict out = static_cast<T*>(out_void);
+  const T* __restrict a = static_cast<const T*>(in[0]);
+  if constexpr (F::kArity == 1) {
+    for (int64_t i = 0; i < n; ++i) out[i] = F::template apply<T>(a[i], T{}, T{});
+  } else if constexpr (F::kArity == 2) {
+    const T* __restrict b = static_cast<const T*>(in[1]);
+    for (int64_t i = 0; i < n; ++i) out[i] = F::template apply<T>(a[i], b[i], T{});
+  } else {
+    const T* __restrict b = static_cast<const T*>(in[1]);
+    const T* __restrict c = static_cast<const T*>(in[2]);
+    for (int64_t i = 0; i < n; ++i) out[i] = F::template apply<T>(a[i], b[i], c[i]);
+  }
+}
+
+template <typename F>
+ScalarKernel kernel_for_type(DType t) {
+  return visit_dtype(t, [](auto v) -> ScalarKernel {
+    using T = decltype(v);
+    if constexpr (F::template defined_for<T>) return &run_kernel<F, T>;
+    else return nullptr;
+  });
+}
+
+}  // namespace
+
+ScalarKernel scalar_kernel(ScalarOpId op, DType t) {
+  if (!is_supported(t)) return nullptr;
+  switch (op) {
+#define KILN_SCALAR_OP(name, arity, rule, types, expr) \
+  case ScalarOpId::name: return kernel_for_type<Fn_##name>(t);
+#include "kiln/ops/scalar_table.def"
+#undef KILN_SCALAR_OP
+  }
+  return nullptr;
+}
+
+}  // namespace kiln::detail

@@ -1,0 +1,181 @@
+#include "kiln/runtime/array.hpp"
+
+#include <cstdlib>
+#include <cstring>
+#include <new>
+
+#include "runtime/convert.hpp"
+#include "kiln/error.hpp"
+#include "runtime/strided_loop.hpp"
+
+namespace kiln {
+
+// ---------------------------------------------------------------- Buffer
+
+std::shared_ptr<Buffer> Buffer::allocate(size_t nbytes) {
+  std::shared_ptr<Buffer> buf(new Buffer());
+  // aligned_alloc needs a size that is a multiple of the alignment; never allocate 0 bytes so
+  // every array, even an empty one, has a valid distinct address.
+  size_t rounded = ((nbytes + 63) / 64) * 64;
+  if (rounded == 0) rounded = 64;
+  buf->data_ = std::aligned_alloc(64, rounded);
+  KILN_USER_CHECK(buf->data_ != nullptr, RuntimeError) << "out of memory allocating " << nbytes << " bytes";
+  buf->nbytes_ = nbytes;
+  buf->owned_ = true;
+  return buf;
+}
+
+std::shared_ptr<Buffer> Buffer::borrow(void* data, size_t nbytes, std::shared_ptr<void> keep_alive) {
+  std::shared_ptr<Buffer> buf(new Buffer());
+  buf->data_ = data;
+  buf->nbytes_ = nbytes;
+  buf->owned_ = false;
+  buf->keep_alive_ = std::move(keep_alive);
+  return buf;
+}
+
+Buffer::~Buffer() {
+  if (owned_) std::free(data_);
+}
+
+// ---------------------------------------------------------------- shapes
+
+int64_t shape_size(const Shape& shape) {
+  int64_t n = 1;
+  for (int64_t d : shape) n *= d;
+  return n;
+}
+
+std::string shape_str(const Shape& shape) {
+  std::string s = "(";
+  for (size_t i = 0; i < shape.size(); ++i) {
+    if (i) s += ", ";
+    s += std::to_string(shape[i]);
+  }
+  if (shape.size() == 1) s += ",";
+  return s + ")";
+}
+
+Shape contiguous_strides(const Shape& shape, size_t itemsize) {
+  Shape strides(shape.size());
+  int64_t s = static_cast<int64_t>(itemsize);
+  for (int i = static_cast<int>(shape.size()) - 1; i >= 0; --i) {
+    strides[i] = s;
+    s *= shape[i] > 0 ? shape[i] : 1;
+  }
+  return strides;
+}
+
+// ---------------------------------------------------------------- Array
+
+Array::Array(DType dtype, Shape shape, Shape strides, std::shared_ptr<Buffer> buffer, int64_t offset)
+    : dtype_(dtype), shape_(std::move(shape)), strides_(std::move(strides)), buffer_(std::move(buffer)), offset_(offset) {
+  KILN_ASSERT(shape_.size() == strides_.size()) << "shape and strides differ in length";
+}
+
+Array Array::empty(DType dtype, const Shape& shape) {
+  for (int64_t d : shape) KILN_USER_CHECK(d >= 0, ValueError) << "negative dimension in shape " << shape_str(shape);
+  size_t nbytes = static_cast<size_t>(shape_size(shape)) * dtype_size(dtype);
+  return Array(dtype, shape, contiguous_strides(shape, dtype_size(dtype)), Buffer::allocate(nbytes), 0);
+}
+
+Array Array::zeros(DType dtype, const Shape& shape) {
+  Array a = empty(dtype, shape);
+  std::memset(a.data(), 0, a.size() * a.itemsize());
+  return a;
+}
+
+Array Array::scalar(DType dtype, double value) {
+  Array a = empty(dtype, {});
+  detail::convert_fn(DType::Float64, dtype)(reinterpret_cast<const char*>(&value), 8, a.data(), a.itemsize(), 1);
+  return a;
+}
+
+Array Array::scalar_int(int64_t value) {
+  Array a = empty(DType::Int64, {});
+  *a.data_as<int64_t>() = value;
+  return a;
+}
+
+bool Array::is_c_contiguous() const {
+  int64_t expected = static_cast<int64_t>(itemsize());
+  for (int i = ndim() - 1; i >= 0; --i) {
+    if (shape_[i] == 1) continue;
+    if (shape_[i] == 0) return true;
+    if (strides_[i] != expected) return false;
+    expected *= shape_[i];
+  }
+  return true;
+}
+
+bool Array::is_aligned() const {
+  auto a = static_cast<int64_t>(itemsize());
+  if (reinterpret_cast<uintptr_t>(data()) % a != 0) return false;
+  for (int i = 0; i < ndim(); ++i)
+    if (shape_[i] > 1 && strides_[i] % a != 0) return false;
+  return true;
+}
+
+Array Array::copy() const {
+  Array out = empty(dtype_, shape_);
+  copy_into(*this, out);
+  return out;
+}
+
+Array Array::contiguous() const { return is_c_contiguous() ? *this : copy(); }
+
+Array Array::astype(DType dtype) const {
+  Array out = empty(dtype, shape_);
+  copy_into(*this, out);
+  return out;
+}
+
+Array Array::view(Shape shape, Shape strides, int64_t offset_bytes) const {
+  return Array(dtype_, std::move(shape), std::move(strides), buffer_, offset_bytes);
+}
+
+Array Array::reshape(const Shape& shape) const {
+  KILN_USER_CHECK(shape_size(shape) == size(), ValueError)
+      << "cannot reshape array of size " << size() << " into shape " << shape_str(shape);
+  Array c = contiguous();
+  return Array(dtype_, shape, contiguous_strides(shape, itemsize()), c.buffer_, c.offset_);
+}
+
+double Array::item_as_double(int64_t flat_index) const {
+  // Walk the C-order index to a byte offset.
+  int64_t off = 0, rem = flat_index;
+  for (int d = ndim() - 1; d >= 0; --d) {
+    off += (rem % shape_[d]) * strides_[d];
+    rem /= shape_[d];
+  }
+  double v;
+  detail::convert_fn(dtype_, DType::Float64)(data() + off, 0, reinterpret_cast<char*>(&v), 8, 1);
+  return v;
+}
+
+int64_t Array::item_as_int(int64_t flat_index) const {
+  int64_t off = 0, rem = flat_index;
+  for (int d = ndim() - 1; d >= 0; --d) {
+    off += (rem % shape_[d]) * strides_[d];
+    rem /= shape_[d];
+  }
+  int64_t v;
+  detail::convert_fn(dtype_, DType::Int64)(data() + off, 0, reinterpret_cast<char*>(&v), 8, 1);
+  return v;
+}
+
+void copy_into(const Array& src, const Array& dst) {
+  KILN_ASSERT(src.shape() == dst.shape()) << "copy_into " << shape_str(src.shape()) << " -> " << shape_str(dst.shape());
+  if (dst.size() == 0) return;
+  if (src.shares_buffer_with(dst) && src.data() != dst.data()) {
+    // Possibly overlapping views: go through a temporary.
+    copy_into(src.copy(), dst);
+    return;
+  }
+  auto fn = detail::convert_fn(src.dtype(), dst.dtype());
+  auto layout = detail::collapse_layout(dst.shape(), {src.strides().data(), dst.strides().data()});
+  detail::for_each_run(layout, {src.data(), dst.data()}, 0, detail::run_count(layout),
+                       [&](char** p, const int64_t* s, int64_t n) { fn(p[0], s[0], p[1], s[1], n); });
+}
+
+}  // namespace kiln

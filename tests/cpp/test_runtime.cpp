@@ -1,0 +1,40 @@
+#include <gtest/gtest.h>
+
+#include <cmath>
+
+#include "kiln/kiln.hpp"
+
+using namespace kiln;
+
+TEST(DType, PromotionFollowsNumpy) {
+  EXPECT_EQ(promote(DType::Int32, DType::Float32), DType::Float64);
+  EXPECT_EQ(promote(DType::Int8, DType::UInt8), DType::Int16);
+  EXPECT_EQ(promote(DType::Int64, DType::UInt64), DType::Float64);
+  EXPECT_EQ(promote(DType::Bool, DType::Int8), DType::Int8);
+  EXPECT_EQ(promote(DType::Int16, DType::Float32), DType::Float32);
+  EXPECT_EQ(upgrade_to_float(DType::Int16), DType::Float32);
+  EXPECT_EQ(upgrade_to_float(DType::Int32), DType::Float64);
+}
+
+TEST(Array, AlignedContiguousAllocation) {
+  Array a = Array::zeros(DType::Float32, {3, 5});
+  EXPECT_EQ(reinterpret_cast<uintptr_t>(a.data()) % 64, 0u);
+  EXPECT_TRUE(a.is_c_contiguous());
+  EXPECT_EQ(a.strides(), (Shape{20, 4}));
+  EXPECT_EQ(a.size(), 15);
+}
+
+TEST(Array, TransposedCopyIsCorrect) {
+  Array a = Array::empty(DType::Int32, {2, 3});
+  for (int i = 0; i < 6; ++i) a.data_as<int32_t>()[i] = i;
+  Array t = a.view({3, 2}, {4, 12}, 0);
+  EXPECT_FALSE(t.is_c_contiguous());
+  Array c = t.copy();
+  std::vector<int32_t> expected = {0, 3, 1, 4, 2, 5};
+  for (int i = 0; i < 6; ++i) EXPECT_EQ(c.data_as<int32_t>()[i], expected[i]);
+}
+
+TEST(Array, AstypeSaturatesNaN) {
+  Array a = Array::scalar(DType::Float64, std::nan(""));
+  EXPECT_EQ(a.astype(DType::Int32).item_as_int(), 0);
+}
