@@ -11,5 +11,6 @@
 #include "kiln/ops/elemwise.hpp"
 #include "kiln/ops/reduce.hpp"
 #include "kiln/ops/shape.hpp"
+#include "kiln/ops/subtensor.hpp"
 #include "kiln/runtime/array.hpp"
 #include "kiln/runtime/dtype.hpp"

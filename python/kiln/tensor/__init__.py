@@ -17,6 +17,8 @@ from .._core import (TensorType, TensorVariable, as_tensor_variable, constant, F
                      shape, shape_i)
 from .types import *  # noqa: F401,F403  (scalar, vector, matrix, fmatrix, ...)
 from .types import tensor
+from .shape_ops import *  # noqa: F401,F403
+from .subtensor import *  # noqa: F401,F403
 from . import _methods  # attaches Theano's methods to TensorVariable
 from . import nnet
 
