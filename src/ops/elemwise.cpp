@@ -270,6 +270,13 @@ std::vector<Var> pad_ranks(std::vector<Var> inputs) {
   }
   for (auto& v : inputs) {
     if (v->ndim() == nd) continue;
+    if (v->is_constant()) {
+      // Reshape constants directly: keeps them constants, and keeps Python scalars weak.
+      Shape padded(nd - v->ndim(), 1);
+      for (int64_t d : v->constant_value().shape()) padded.push_back(d);
+      v = Variable::constant(v->constant_value().reshape(padded), v->name(), v->is_weak());
+      continue;
+    }
     std::vector<int> pattern(nd - v->ndim(), -1);
     for (int i = 0; i < v->ndim(); ++i) pattern.push_back(i);
     v = dimshuffle(v, pattern);
