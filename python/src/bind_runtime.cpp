@@ -110,7 +110,9 @@ Array array_from_python(nb::handle obj) {
   KILN_USER_CHECK(kind == "b" || kind == "i" || kind == "u" || kind == "f", TypeError)
       << "kiln cannot use an array of dtype " << nb::cast<std::string>(nb::str(dtype))
       << ": expected bool, (u)int8-64, float32 or float64";
-  nb::object native = numpy().attr("ascontiguousarray")(arr, dtype.attr("newbyteorder")("="));
+  // A fresh copy: numpy allocates it aligned and in native byte order.
+  nb::object native = numpy().attr("array")(arr, nb::arg("dtype") = dtype.attr("newbyteorder")("="),
+                                            nb::arg("copy") = true, nb::arg("order") = "C");
   auto a = wrap_ndarray(native);
   KILN_USER_CHECK(a.has_value(), TypeError)
       << "kiln cannot use an array of dtype " << nb::cast<std::string>(nb::str(dtype));

@@ -60,6 +60,7 @@ NB_MODULE(_core, m) {
   std::string path = nb::cast<std::string>(file);
   g_package_dir = path.substr(0, path.find_last_of('/') + 1);
   kiln::set_location_provider(&python_user_location);
+  kiln::Config::get();  // read ~/.kilnrc and KILN_FLAGS now, so a bad flag fails the import
 
   g_missing_input_error = PyErr_NewExceptionWithDoc(
       "kiln.MissingInputError", "A variable the outputs need was neither an input nor given a value.", nullptr, nullptr);
