@@ -8,6 +8,7 @@
 #include "kiln/config.hpp"
 #include "kiln/error.hpp"
 #include "ops/elemwise_impl.hpp"
+#include "ops/vector_math.hpp"
 #include "runtime/convert.hpp"
 #include "runtime/strided_loop.hpp"
 
@@ -207,7 +208,7 @@ void Elemwise::perform(const Apply& node, std::span<const Array> in, std::span<A
   std::vector<DType> in_dtypes;
   for (const auto& a : in) in_dtypes.push_back(a.dtype());
   const DType ct = compute_dtype(id_, in_dtypes, out_dtype);
-  const detail::ScalarKernel kernel = detail::scalar_kernel(id_, ct);
+  const detail::ScalarKernel kernel = detail::best_kernel(id_, ct);
   KILN_ASSERT(kernel != nullptr) << name() << " has no kernel for " << dtype_name(ct);
   Array result = Array::empty(out_dtype, shape);
   out[0] = result;

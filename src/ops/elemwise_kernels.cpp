@@ -3,6 +3,7 @@
 #include <cmath>
 
 #include "ops/elemwise_impl.hpp"
+#include "ops/vector_math.hpp"
 #include "runtime/convert.hpp"
 #include "ops/scalar_math.hpp"
 
@@ -68,6 +69,25 @@ ScalarKernel scalar_kernel(ScalarOpId op, DType t) {
 #undef KILN_SCALAR_OP
   }
   return nullptr;
+}
+
+namespace {
+const VectorKernelEntry* vector_table() {
+  static const VectorKernelEntry* table = []() -> const VectorKernelEntry* {
+    __builtin_cpu_init();
+    if (__builtin_cpu_supports("avx512f")) return kAvx512Kernels;
+    if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) return kAvx2Kernels;
+    return nullptr;
+  }();
+  return table;
+}
+}  // namespace
+
+ScalarKernel best_kernel(ScalarOpId op, DType t) {
+  if (const VectorKernelEntry* table = vector_table())
+    for (int i = 0; table[i].kernel; ++i)
+      if (table[i].op == op && table[i].dtype == t) return table[i].kernel;
+  return scalar_kernel(op, t);
 }
 
 }  // namespace kiln::detail

@@ -1,0 +1,123 @@
+"""kiln benchmark runner: each row times kiln and a reference (numpy) in the same run.
+
+    PYTHONPATH=python python3 bench/run.py [--quick] [--json bench/results.json]
+
+Prints a table (median times and the kiln/reference ratio; < 1 means kiln is faster) and writes
+the rows as JSON.
+"""
+import argparse
+import json
+import os
+import platform
+import statistics
+import time
+
+import numpy as np
+
+import kiln
+import kiln.tensor as T
+
+
+def median_time(fn, repeat, number=1):
+    times = []
+    for _ in range(repeat):
+        start = time.perf_counter()
+        for _ in range(number):
+            fn()
+        times.append((time.perf_counter() - start) / number)
+    return statistics.median(times)
+
+
+def bench_call_overhead(quick):
+    x, y = T.dvector(), T.dvector()
+    f = kiln.function([x, y], x + y)
+    a, b = np.ones(2), np.ones(2)
+    number = 2000 if quick else 20000
+    return dict(kiln=median_time(lambda: f(a, b), 7, number), reference=median_time(lambda: np.add(a, b), 7, number),
+                note="compiled 2-input add on 2-element float64 arrays vs np.add")
+
+
+def bench_elemwise(quick):
+    n = 1_000_000 if quick else 10_000_000
+    rng = np.random.default_rng(0)
+    arrays = [rng.standard_normal(n).astype("float32") for _ in range(5)]
+    a, b, c, d, e = (T.fvector(name) for name in "abcde")
+    f = kiln.function([a, b, c, d, e], a * b + c * T.exp(d) - T.log1p(e * e))
+
+    def reference():
+        av, bv, cv, dv, ev = arrays
+        return av * bv + cv * np.exp(dv) - np.log1p(ev * ev)
+
+    np.testing.assert_allclose(f(*arrays), reference(), rtol=1e-4, atol=1e-4)
+    return dict(kiln=median_time(lambda: f(*arrays), 5), reference=median_time(reference, 5),
+                note=f"a*b + c*exp(d) - log1p(e*e), {n:,} float32; floor at ~37 GB/s: {24 * n / 37e9 * 1e3:.1f} ms")
+
+
+def mlp_params(rng):
+    w1 = (rng.standard_normal((784, 500)) * 0.05).astype("float32")
+    b1 = np.zeros(500, dtype="float32")
+    w2 = (rng.standard_normal((500, 10)) * 0.05).astype("float32")
+    b2 = np.zeros(10, dtype="float32")
+    return w1, b1, w2, b2
+
+
+def bench_mlp_forward(quick):
+    rng = np.random.default_rng(0)
+    w1, b1, w2, b2 = mlp_params(rng)
+    data = rng.standard_normal((128, 784)).astype("float32")
+    x = T.fmatrix("x")
+    sw1, sb1, sw2, sb2 = (kiln.shared(v) for v in (w1, b1, w2, b2))
+    h = T.tanh(T.dot(x, sw1) + sb1)
+    z = T.dot(h, sw2) + sb2
+    ez = T.exp(z - z.max(axis=1, keepdims=True))
+    p = ez / ez.sum(axis=1, keepdims=True)
+    f = kiln.function([x], p)
+
+    def reference():
+        hv = np.tanh(data @ w1 + b1)
+        zv = hv @ w2 + b2
+        ev = np.exp(zv - zv.max(axis=1, keepdims=True))
+        return ev / ev.sum(axis=1, keepdims=True)
+
+    np.testing.assert_allclose(f(data), reference(), rtol=1e-4, atol=1e-6)
+    repeat = 20 if quick else 100
+    return dict(kiln=median_time(lambda: f(data), repeat), reference=median_time(reference, repeat),
+                note="784-500-10 tanh/softmax forward, batch 128, float32")
+
+
+BENCHMARKS = {
+    "call_overhead_add_2xf64": bench_call_overhead,
+    "elemwise_5op_10M_f32": bench_elemwise,
+    "mlp_forward_784_500_10_b128": bench_mlp_forward,
+}
+
+
+def fmt(seconds):
+    if seconds < 1e-3:
+        return f"{seconds * 1e6:9.2f} us"
+    return f"{seconds * 1e3:9.2f} ms"
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--quick", action="store_true", help="smaller sizes and fewer repetitions")
+    parser.add_argument("--json", default=os.path.join(os.path.dirname(__file__), "results.json"))
+    parser.add_argument("--only", nargs="*", help="run only these rows")
+    args = parser.parse_args()
+    rows = []
+    print(f"{'benchmark':32} {'kiln':>12} {'numpy':>12} {'ratio':>7}  note")
+    for name, fn in BENCHMARKS.items():
+        if args.only and name not in args.only:
+            continue
+        r = fn(args.quick)
+        r["name"], r["ratio"] = name, r["kiln"] / r["reference"]
+        rows.append(r)
+        print(f"{name:32} {fmt(r['kiln'])} {fmt(r['reference'])} {r['ratio']:7.2f}  {r['note']}", flush=True)
+    meta = dict(machine=platform.machine(), cpus=os.cpu_count(), numpy=np.__version__,
+                openblas_coretype=os.environ.get("OPENBLAS_CORETYPE"), quick=args.quick)
+    with open(args.json, "w") as fh:
+        json.dump(dict(meta=meta, rows=rows), fh, indent=2)
+
+
+if __name__ == "__main__":
+    main()
