@@ -29,6 +29,8 @@ DType dtype_from_python(nb::handle obj);
 /// None -> all axes; an int or a sequence of ints.
 Axes axes_from_python(nb::handle obj);
 
+/// Load numpy's C API; called once when kiln._core is imported.
+void init_numpy_api();
 void bind_runtime(nb::module_& m);
 void bind_graph(nb::module_& m);
 void bind_ops(nb::module_& m);

@@ -3,15 +3,11 @@
 #include <Python.h>
 
 #include "bind_common.hpp"
+#define KILN_NUMPY_NO_IMPORT
+#include "numpy_api.hpp"
 
 namespace kiln::py {
 namespace {
-
-PyTypeObject* ndarray_type() {
-  static PyTypeObject* t =
-      reinterpret_cast<PyTypeObject*>(nb::module_::import_("numpy").attr("ndarray").inc_ref().ptr());
-  return t;
-}
 
 class PyFunction {
  public:
@@ -58,7 +54,7 @@ class PyFunction {
   // numpy arrays go straight to the core (zero-copy); Python scalars and lists follow Theano's
   // rules: converted when exact, or when allow_input_downcast says so.
   Array convert_input(size_t i, nb::handle obj) const {
-    if (PyObject_TypeCheck(obj.ptr(), ndarray_type())) return array_from_python(obj);
+    if (PyArray_Check(obj.ptr())) return array_from_python(obj);
     KILN_USER_CHECK(!nb::isinstance<Variable>(obj), TypeError)
         << label() << ", input " << i << ": expected an array-like value, got the symbolic variable "
         << nb::cast<const Variable&>(obj).label();

@@ -1,9 +1,8 @@
 // numpy <-> kiln Array conversion (zero-copy both ways where the layout allows), and config.
 #include <Python.h>
 
-#include <nanobind/ndarray.h>
-
 #include "bind_common.hpp"
+#include "numpy_api.hpp"
 #include "runtime/convert.hpp"
 
 namespace kiln::py {
@@ -15,95 +14,90 @@ nb::handle numpy() {
   return np;
 }
 
-PyTypeObject* ndarray_type() {
-  static PyTypeObject* t = reinterpret_cast<PyTypeObject*>(numpy().attr("ndarray").inc_ref().ptr());
-  return t;
+// numpy type numbers of kiln's dtypes, and back.
+int npy_type_of(DType dt) {
+  switch (dt) {
+    case DType::Bool: return NPY_BOOL;
+    case DType::Int8: return NPY_INT8;
+    case DType::Int16: return NPY_INT16;
+    case DType::Int32: return NPY_INT32;
+    case DType::Int64: return NPY_INT64;
+    case DType::UInt8: return NPY_UINT8;
+    case DType::UInt16: return NPY_UINT16;
+    case DType::UInt32: return NPY_UINT32;
+    case DType::UInt64: return NPY_UINT64;
+    case DType::Float16: return NPY_FLOAT16;
+    case DType::Float32: return NPY_FLOAT32;
+    case DType::Float64: return NPY_FLOAT64;
+    case DType::Complex64: return NPY_COMPLEX64;
+    case DType::Complex128: return NPY_COMPLEX128;
+  }
+  return NPY_NOTYPE;
 }
 
-// The dtype of a buffer-protocol format string, if kiln supports it in native byte order.
-std::optional<DType> dtype_from_format(const char* fmt, Py_ssize_t itemsize) {
-  if (!fmt) return DType::UInt8;
-  char order = '@';
-  if (*fmt == '<' || *fmt == '>' || *fmt == '=' || *fmt == '@' || *fmt == '!') order = *fmt++;
-  if (order == '>' || order == '!') return std::nullopt;  // big-endian: not native on our targets
-  if (fmt[0] == 0 || fmt[1] != 0) return std::nullopt;
-  switch (fmt[0]) {
-    case '?': return DType::Bool;
-    case 'b': case 'h': case 'i': case 'l': case 'q':
-      switch (itemsize) {
-        case 1: return DType::Int8;
-        case 2: return DType::Int16;
-        case 4: return DType::Int32;
-        case 8: return DType::Int64;
+std::optional<DType> dtype_of_npy(PyArray_Descr* descr) {
+  if (!PyArray_ISNBO(descr->byteorder)) return std::nullopt;
+  switch (descr->kind) {
+    case 'b': return DType::Bool;
+    case 'i':
+    case 'u': {
+      bool u = descr->kind == 'u';
+      switch (PyDataType_ELSIZE(descr)) {
+        case 1: return u ? DType::UInt8 : DType::Int8;
+        case 2: return u ? DType::UInt16 : DType::Int16;
+        case 4: return u ? DType::UInt32 : DType::Int32;
+        case 8: return u ? DType::UInt64 : DType::Int64;
       }
       return std::nullopt;
-    case 'B': case 'H': case 'I': case 'L': case 'Q':
-      switch (itemsize) {
-        case 1: return DType::UInt8;
-        case 2: return DType::UInt16;
-        case 4: return DType::UInt32;
-        case 8: return DType::UInt64;
-      }
+    }
+    case 'f':
+      if (PyDataType_ELSIZE(descr) == 4) return DType::Float32;
+      if (PyDataType_ELSIZE(descr) == 8) return DType::Float64;
       return std::nullopt;
-    case 'f': return DType::Float32;
-    case 'd': return DType::Float64;
     default: return std::nullopt;
   }
 }
 
-struct BufferView {
-  Py_buffer view{};
-  bool acquired = false;
-  ~BufferView() {
-    if (!acquired) return;
+// Keeps a numpy array alive for as long as a kiln Buffer borrows its memory.
+struct NumpyOwner {
+  explicit NumpyOwner(PyObject* a) : array(a) { Py_INCREF(array); }
+  NumpyOwner(const NumpyOwner&) = delete;
+  NumpyOwner& operator=(const NumpyOwner&) = delete;
+  PyObject* array;
+  ~NumpyOwner() {
     // The last reference may die on a thread that does not hold the GIL.
     PyGILState_STATE s = PyGILState_Ensure();
-    PyBuffer_Release(&view);
+    Py_DECREF(array);
     PyGILState_Release(s);
   }
 };
 
 // Wrap an ndarray's memory; nullopt when its layout or dtype needs a conversion first.
-std::optional<Array> wrap_ndarray(nb::handle obj) {
-  auto holder = std::make_shared<BufferView>();
-  if (PyObject_GetBuffer(obj.ptr(), &holder->view, PyBUF_RECORDS_RO) != 0) {
-    PyErr_Clear();
-    return std::nullopt;
-  }
-  holder->acquired = true;
-  Py_buffer& v = holder->view;
-  std::optional<DType> dt = dtype_from_format(v.format, v.itemsize);
-  if (!dt) return std::nullopt;
-  Shape shape(v.shape, v.shape + v.ndim), strides(v.strides, v.strides + v.ndim);
-  bool aligned = reinterpret_cast<uintptr_t>(v.buf) % v.itemsize == 0;
-  for (int i = 0; i < v.ndim; ++i) aligned = aligned && (shape[i] <= 1 || strides[i] % v.itemsize == 0);
-  if (!aligned) return std::nullopt;
-  void* data = v.buf;
-  auto buffer = Buffer::borrow(data, static_cast<size_t>(v.len), holder);
-  return Array(*dt, std::move(shape), std::move(strides), std::move(buffer), 0);
+std::optional<Array> wrap_ndarray(PyObject* obj) {
+  auto* arr = reinterpret_cast<PyArrayObject*>(obj);
+  std::optional<DType> dt = dtype_of_npy(PyArray_DESCR(arr));
+  if (!dt || !PyArray_ISALIGNED(arr)) return std::nullopt;
+  const int nd = PyArray_NDIM(arr);
+  Shape shape(PyArray_DIMS(arr), PyArray_DIMS(arr) + nd), strides(PyArray_STRIDES(arr), PyArray_STRIDES(arr) + nd);
+  auto owner = std::make_shared<NumpyOwner>(obj);
+  size_t nbytes = static_cast<size_t>(PyArray_NBYTES(arr));
+  return Array(*dt, std::move(shape), std::move(strides), Buffer::borrow(PyArray_DATA(arr), nbytes, owner), 0);
 }
 
-template <typename T>
-nb::object make_numpy(const Array& a) {
-  auto* holder = new std::shared_ptr<Buffer>(a.buffer());
-  nb::capsule owner(holder, [](void* p) noexcept { delete static_cast<std::shared_ptr<Buffer>*>(p); });
-  std::vector<size_t> shape(a.shape().begin(), a.shape().end());
-  std::vector<int64_t> strides;
-  for (int64_t s : a.strides()) strides.push_back(s / static_cast<int64_t>(sizeof(T)));
-  nb::ndarray<nb::numpy, T> arr(a.data(), a.ndim(), shape.data(), owner, strides.data());
-  return arr.cast();
+void release_buffer_capsule(PyObject* capsule) {
+  delete static_cast<std::shared_ptr<Buffer>*>(PyCapsule_GetPointer(capsule, "kiln.Buffer"));
 }
 
 }  // namespace
 
 Array array_from_python(nb::handle obj) {
   nb::object arr;
-  if (PyObject_TypeCheck(obj.ptr(), ndarray_type())) {
+  if (PyArray_Check(obj.ptr())) {
     arr = nb::borrow(obj);
   } else {
     arr = numpy().attr("asarray")(obj);
   }
-  if (auto a = wrap_ndarray(arr)) return *a;
+  if (auto a = wrap_ndarray(arr.ptr())) return *a;
   // Non-native byte order, unaligned memory or a dtype kiln lacks: let numpy convert it.
   nb::object dtype = arr.attr("dtype");
   std::string kind = nb::cast<std::string>(dtype.attr("kind"));
@@ -113,7 +107,7 @@ Array array_from_python(nb::handle obj) {
   // A fresh copy: numpy allocates it aligned and in native byte order.
   nb::object native = numpy().attr("array")(arr, nb::arg("dtype") = dtype.attr("newbyteorder")("="),
                                             nb::arg("copy") = true, nb::arg("order") = "C");
-  auto a = wrap_ndarray(native);
+  auto a = wrap_ndarray(native.ptr());
   KILN_USER_CHECK(a.has_value(), TypeError)
       << "kiln cannot use an array of dtype " << nb::cast<std::string>(nb::str(dtype));
   return *a;
@@ -127,7 +121,24 @@ nb::object array_to_numpy(const Array& in) {
       a = a.copy();
       break;
     }
-  return detail::visit_dtype(a.dtype(), [&](auto v) { return make_numpy<decltype(v)>(a); });
+  KILN_USER_CHECK(is_supported(a.dtype()), TypeError) << "cannot return an array of dtype " << dtype_name(a.dtype());
+  npy_intp dims[NPY_MAXDIMS], strides[NPY_MAXDIMS];
+  KILN_USER_CHECK(a.ndim() <= NPY_MAXDIMS, ValueError) << "numpy supports at most " << NPY_MAXDIMS << " dimensions";
+  for (int i = 0; i < a.ndim(); ++i) {
+    dims[i] = a.shape()[i];
+    strides[i] = a.strides()[i];
+  }
+  PyObject* arr = PyArray_New(&PyArray_Type, a.ndim(), dims, npy_type_of(a.dtype()), strides, a.data(), 0,
+                              NPY_ARRAY_WRITEABLE | NPY_ARRAY_ALIGNED, nullptr);
+  if (!arr) throw nb::python_error();
+  // numpy releases kiln's buffer through this capsule when the array dies.
+  PyObject* capsule = PyCapsule_New(new std::shared_ptr<Buffer>(a.buffer()), "kiln.Buffer", &release_buffer_capsule);
+  if (!capsule || PyArray_SetBaseObject(reinterpret_cast<PyArrayObject*>(arr), capsule) != 0) {
+    Py_XDECREF(capsule);
+    Py_DECREF(arr);
+    throw nb::python_error();
+  }
+  return nb::steal(arr);
 }
 
 DType dtype_from_python(nb::handle obj) {
@@ -148,6 +159,10 @@ Axes axes_from_python(nb::handle obj) {
   std::vector<int> axes;
   for (nb::handle h : obj) axes.push_back(nb::cast<int>(h));
   return axes;
+}
+
+void init_numpy_api() {
+  if (_import_array() < 0) throw nb::python_error();
 }
 
 void bind_runtime(nb::module_& m) {

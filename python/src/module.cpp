@@ -76,6 +76,7 @@ NB_MODULE(_core, m) {
     }
   });
 
+  init_numpy_api();
   bind_runtime(m);
   bind_graph(m);
   bind_ops(m);
