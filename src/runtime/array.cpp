@@ -1,6 +1,10 @@
 #include "kiln/runtime/array.hpp"
 
+#include <algorithm>
+#include <bit>
 #include <cstdlib>
+#include <mutex>
+#include <unordered_map>
 #include <cstring>
 #include <new>
 
@@ -12,13 +16,68 @@ namespace kiln {
 
 // ---------------------------------------------------------------- Buffer
 
+namespace {
+
+// Large blocks are recycled instead of returned to the system: glibc maps and unmaps big blocks on
+// every malloc/free, and the page faults of touching fresh pages cost more than the kernels that
+// stream through them at memory speed. Sizes are rounded to eighths of a power of two so that
+// slightly different shapes share blocks; the cache holds at most kMaxCachedBytes.
+class BlockCache {
+ public:
+  static constexpr size_t kMinCached = size_t{64} << 10;
+  static constexpr size_t kMaxCachedBytes = size_t{1} << 30;
+
+  static size_t capacity_for(size_t nbytes) {
+    size_t n = std::max<size_t>(nbytes, 64);
+    if (n < kMinCached) return (n + 63) / 64 * 64;
+    size_t step = std::bit_floor(n) / 8;
+    return (n + step - 1) / step * step;
+  }
+
+  void* take(size_t capacity) {
+    if (capacity >= kMinCached) {
+      std::lock_guard<std::mutex> lock(mutex_);
+      auto it = free_.find(capacity);
+      if (it != free_.end() && !it->second.empty()) {
+        void* p = it->second.back();
+        it->second.pop_back();
+        cached_bytes_ -= capacity;
+        return p;
+      }
+    }
+    return std::aligned_alloc(64, capacity);
+  }
+
+  void give_back(void* p, size_t capacity) {
+    if (capacity >= kMinCached) {
+      std::lock_guard<std::mutex> lock(mutex_);
+      if (cached_bytes_ + capacity <= kMaxCachedBytes) {
+        free_[capacity].push_back(p);
+        cached_bytes_ += capacity;
+        return;
+      }
+    }
+    std::free(p);
+  }
+
+ private:
+  std::mutex mutex_;
+  std::unordered_map<size_t, std::vector<void*>> free_;
+  size_t cached_bytes_ = 0;
+};
+
+BlockCache& block_cache() {
+  static BlockCache* cache = new BlockCache();  // never destroyed: buffers may die at exit
+  return *cache;
+}
+
+}  // namespace
+
 std::shared_ptr<Buffer> Buffer::allocate(size_t nbytes) {
   std::shared_ptr<Buffer> buf(new Buffer());
-  // aligned_alloc needs a size that is a multiple of the alignment; never allocate 0 bytes so
-  // every array, even an empty one, has a valid distinct address.
-  size_t rounded = ((nbytes + 63) / 64) * 64;
-  if (rounded == 0) rounded = 64;
-  buf->data_ = std::aligned_alloc(64, rounded);
+  // Never allocate 0 bytes, so every array, even an empty one, has a valid distinct address.
+  buf->capacity_ = BlockCache::capacity_for(nbytes);
+  buf->data_ = block_cache().take(buf->capacity_);
   KILN_USER_CHECK(buf->data_ != nullptr, RuntimeError) << "out of memory allocating " << nbytes << " bytes";
   buf->nbytes_ = nbytes;
   buf->owned_ = true;
@@ -35,7 +94,7 @@ std::shared_ptr<Buffer> Buffer::borrow(void* data, size_t nbytes, std::shared_pt
 }
 
 Buffer::~Buffer() {
-  if (owned_) std::free(data_);
+  if (owned_) block_cache().give_back(data_, capacity_);
 }
 
 // ---------------------------------------------------------------- shapes

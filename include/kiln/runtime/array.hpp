@@ -41,6 +41,7 @@ class Buffer {
   Buffer() = default;
   void* data_ = nullptr;
   size_t nbytes_ = 0;
+  size_t capacity_ = 0;  // bytes actually allocated (owned buffers)
   bool owned_ = false;
   Device device_ = Device::CPU;
   std::shared_ptr<void> keep_alive_;
