@@ -261,7 +261,7 @@ inline T kiln_erfinv(T y) { return static_cast<T>(kiln_erfinv_d(static_cast<doub
 template <typename T>
 inline T kiln_erfcinv(T y) { return static_cast<T>(kiln_erfcinv_d(static_cast<double>(y))); }
 
-// Digamma: reflection for negative x, recurrence up to x >= 6, then the asymptotic series.
+// Digamma: reflection for negative x, recurrence up to x >= 10, then the asymptotic series.
 inline double kiln_psi_d(double x) {
   if (std::isnan(x)) return x;
   if (x == 0) return std::copysign(std::numeric_limits<double>::infinity(), -x);
@@ -271,7 +271,7 @@ inline double kiln_psi_d(double x) {
   }
   if (std::isinf(x)) return x;
   double result = 0;
-  while (x < 6) {
+  while (x < 10) {  // the series below is accurate to double precision from 10 on
     result -= 1 / x;
     x += 1;
   }
