@@ -267,7 +267,8 @@ inline double kiln_psi_d(double x) {
   if (x == 0) return std::copysign(std::numeric_limits<double>::infinity(), -x);
   if (x < 0) {
     if (x == std::floor(x)) return std::numeric_limits<double>::quiet_NaN();
-    return kiln_psi_d(1 - x) - M_PI / std::tan(M_PI * x);
+    // tan has period pi: reducing x by the nearest integer first keeps the digits near the poles.
+    return kiln_psi_d(1 - x) - M_PI / std::tan(M_PI * (x - std::round(x)));
   }
   if (std::isinf(x)) return x;
   double result = 0;
