@@ -192,6 +192,11 @@ std::vector<Array> Function::operator()(const std::vector<Array>& args) const {
   for (size_t i = 0; i < args.size(); ++i) ws[input_slots_[i]] = filter_input(i, args[i]);
   for (size_t i = 0; i < constants_.size(); ++i) ws[constant_slots_[i]] = constants_[i];
   for (size_t i = 0; i < shared_.size(); ++i) ws[shared_slots_[i]] = shared_[i]->storage()->get();
+  // Buffers results must not alias, taken now: garbage collection may clear these slots below.
+  std::vector<const Buffer*> foreign;
+  for (size_t i = 0; i < args.size(); ++i) foreign.push_back(ws[input_slots_[i]].buffer().get());
+  for (const Array& c : constants_) foreign.push_back(c.buffer().get());
+  for (size_t i = 0; i < shared_.size(); ++i) foreign.push_back(ws[shared_slots_[i]].buffer().get());
 
   const bool gc = Config::get().allow_gc();
   std::vector<Array> in_values, out_values;
@@ -221,10 +226,6 @@ std::vector<Array> Function::operator()(const std::vector<Array>& args) const {
   }
 
   // Results must not alias memory the caller or kiln still uses elsewhere.
-  std::vector<const Buffer*> foreign;
-  for (size_t i = 0; i < args.size(); ++i) foreign.push_back(ws[input_slots_[i]].buffer().get());
-  for (const Array& c : constants_) foreign.push_back(c.buffer().get());
-  for (size_t i = 0; i < shared_.size(); ++i) foreign.push_back(ws[shared_slots_[i]].buffer().get());
   auto detach = [&](const Array& a) {
     for (const Buffer* b : foreign)
       if (a.buffer().get() == b) return a.copy();
