@@ -192,7 +192,6 @@ std::vector<Array> Function::operator()(const std::vector<Array>& args) const {
   for (size_t i = 0; i < args.size(); ++i) ws[input_slots_[i]] = filter_input(i, args[i]);
   for (size_t i = 0; i < constants_.size(); ++i) ws[constant_slots_[i]] = constants_[i];
   for (size_t i = 0; i < shared_.size(); ++i) ws[shared_slots_[i]] = shared_[i]->storage()->get();
-
   // Results must not alias memory the caller or kiln still uses elsewhere. Collected before the
   // schedule runs: with allow_gc the input slots are emptied after their last reader.
   std::vector<const Buffer*> foreign;
