@@ -260,3 +260,10 @@ def test_config_object():
         kiln.config.floatX = "float16x"
     with pytest.raises(AttributeError):
         kiln.config.no_such_flag
+
+
+def test_numpy_arrays_on_the_left_build_graphs():
+    x = T.dvector()
+    expr = np.arange(3.0) + x * np.float64(2)
+    assert isinstance(expr, kiln.TensorVariable)
+    np.testing.assert_allclose(kiln.function([x], expr)(np.ones(3)), np.arange(3.0) + 2)

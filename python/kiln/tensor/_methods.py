@@ -82,3 +82,6 @@ _METHODS = {
 
 for _name, _fn in _METHODS.items():
     setattr(TensorVariable, _name, _fn)
+
+# numpy defers to our reflected operators (np.ones(3) + x builds a graph instead of an object array).
+TensorVariable.__array_ufunc__ = None
