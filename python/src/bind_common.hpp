@@ -26,6 +26,13 @@ nb::object array_to_numpy(const Array& a);
 Var as_tensor_variable(nb::handle obj);
 /// A dtype from a string ('float32', 'floatX'), a numpy dtype or a numpy scalar type.
 DType dtype_from_python(nb::handle obj);
+/// Short spelling of as_tensor_variable for the builder bindings.
+inline Var v(nb::handle h) { return as_tensor_variable(h); }
+/// None -> std::nullopt, else the dtype.
+inline std::optional<DType> opt_dtype(nb::handle h) {
+  if (h.is_none()) return std::nullopt;
+  return dtype_from_python(h);
+}
 /// None -> all axes; an int or a sequence of ints.
 Axes axes_from_python(nb::handle obj);
 

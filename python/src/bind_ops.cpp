@@ -5,13 +5,6 @@
 namespace kiln::py {
 namespace {
 
-Var v(nb::handle h) { return as_tensor_variable(h); }
-
-std::optional<DType> opt_dtype(nb::handle h) {
-  if (h.is_none()) return std::nullopt;
-  return dtype_from_python(h);
-}
-
 void bind_elemwise(nb::module_& m) {
 #define KILN_SCALAR_OP_BIND_1(name) \
   m.def(scalar_op_public_name(ScalarOpId::name).c_str(), [](nb::handle a) { return name(v(a)); }, nb::arg("a"));

@@ -5,13 +5,6 @@
 namespace kiln::py {
 namespace {
 
-Var v(nb::handle h) { return as_tensor_variable(h); }
-
-std::optional<DType> opt_dtype(nb::handle h) {
-  if (h.is_none()) return std::nullopt;
-  return dtype_from_python(h);
-}
-
 bool is_sequence(nb::handle h) {
   return nb::isinstance<nb::list>(h) || nb::isinstance<nb::tuple>(h);
 }

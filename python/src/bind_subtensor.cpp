@@ -8,7 +8,6 @@
 namespace kiln::py {
 namespace {
 
-Var v(nb::handle h) { return as_tensor_variable(h); }
 
 // A numpy type object, kept for the life of the process (never released: the module may outlive
 // any static destructor order).

@@ -59,6 +59,15 @@ std::string axes_str(const std::vector<int>& axes) {
   return s + "]";
 }
 
+// The entries of `shape` on the axes not in `axes` (sorted): the shape left after reducing.
+template <typename T>
+std::vector<T> kept_entries(const std::vector<T>& shape, const std::vector<int>& axes) {
+  std::vector<T> out;
+  for (size_t d = 0; d < shape.size(); ++d)
+    if (!std::binary_search(axes.begin(), axes.end(), static_cast<int>(d))) out.push_back(shape[d]);
+  return out;
+}
+
 template <ReduceKind K, typename A>
 inline A combine(A r, A v) {
   using namespace kiln::smath;
@@ -171,18 +180,11 @@ class CAReduce final : public Op {
 
   std::vector<TensorType> make_outputs(const std::vector<Var>& inputs) const override {
     KILN_USER_CHECK(inputs.size() == 1, TypeError) << name() << " takes 1 input";
-    const TensorType& t = inputs[0]->type();
-    std::vector<int64_t> shape;
-    for (int d = 0; d < t.ndim(); ++d)
-      if (!std::binary_search(axes_.begin(), axes_.end(), d)) shape.push_back(t.shape()[d]);
-    return {TensorType(out_, shape)};
+    return {TensorType(out_, kept_entries(inputs[0]->type().shape(), axes_))};
   }
 
-  std::vector<std::vector<Var>> infer_shape(const Apply& node, const std::vector<std::vector<Var>>& in) const override {
-    std::vector<Var> shape;
-    for (int d = 0; d < node.input(0)->ndim(); ++d)
-      if (!std::binary_search(axes_.begin(), axes_.end(), d)) shape.push_back(in[0][d]);
-    return {shape};
+  std::vector<std::vector<Var>> infer_shape(const Apply&, const std::vector<std::vector<Var>>& in) const override {
+    return {kept_entries(in[0], axes_)};
   }
 
   void perform(const Apply&, std::span<const Array> in, std::span<Array> out) const override {
@@ -271,18 +273,11 @@ class ArgReduce final : public Op {
 
   std::vector<TensorType> make_outputs(const std::vector<Var>& inputs) const override {
     KILN_USER_CHECK(inputs.size() == 1, TypeError) << name() << " takes 1 input";
-    std::vector<int64_t> shape;
-    const TensorType& t = inputs[0]->type();
-    for (int d = 0; d < t.ndim(); ++d)
-      if (!std::binary_search(axes_.begin(), axes_.end(), d)) shape.push_back(t.shape()[d]);
-    return {TensorType(DType::Int64, shape)};
+    return {TensorType(DType::Int64, kept_entries(inputs[0]->type().shape(), axes_))};
   }
 
-  std::vector<std::vector<Var>> infer_shape(const Apply& node, const std::vector<std::vector<Var>>& in) const override {
-    std::vector<Var> shape;
-    for (int d = 0; d < node.input(0)->ndim(); ++d)
-      if (!std::binary_search(axes_.begin(), axes_.end(), d)) shape.push_back(in[0][d]);
-    return {shape};
+  std::vector<std::vector<Var>> infer_shape(const Apply&, const std::vector<std::vector<Var>>& in) const override {
+    return {kept_entries(in[0], axes_)};
   }
 
   void perform(const Apply&, std::span<const Array> in, std::span<Array> out) const override {

@@ -200,24 +200,25 @@ Array Array::reshape(const Shape& shape) const {
   return Array(dtype_, shape, contiguous_strides(shape, itemsize()), c.buffer_, c.offset_);
 }
 
-double Array::item_as_double(int64_t flat_index) const {
+int64_t Array::byte_offset_of(int64_t flat_index) const {
   // Walk the C-order index to a byte offset.
   int64_t off = 0, rem = flat_index;
   for (int d = ndim() - 1; d >= 0; --d) {
     off += (rem % shape_[d]) * strides_[d];
     rem /= shape_[d];
   }
+  return off;
+}
+
+double Array::item_as_double(int64_t flat_index) const {
+  const int64_t off = byte_offset_of(flat_index);
   double v;
   detail::convert_fn(dtype_, DType::Float64)(data() + off, 0, reinterpret_cast<char*>(&v), 8, 1);
   return v;
 }
 
 int64_t Array::item_as_int(int64_t flat_index) const {
-  int64_t off = 0, rem = flat_index;
-  for (int d = ndim() - 1; d >= 0; --d) {
-    off += (rem % shape_[d]) * strides_[d];
-    rem /= shape_[d];
-  }
+  const int64_t off = byte_offset_of(flat_index);
   int64_t v;
   detail::convert_fn(dtype_, DType::Int64)(data() + off, 0, reinterpret_cast<char*>(&v), 8, 1);
   return v;

@@ -103,6 +103,9 @@ class Array {
   double item_as_double(int64_t flat_index = 0) const;
   int64_t item_as_int(int64_t flat_index = 0) const;
 
+  /// Byte offset from data() of element `flat_index` in C order.
+  int64_t byte_offset_of(int64_t flat_index) const;
+
   /// Whether two arrays may share memory (same buffer).
   bool shares_buffer_with(const Array& other) const { return buffer_ && buffer_ == other.buffer_; }
 
