@@ -62,6 +62,13 @@ std::shared_ptr<const Function> Function::compile(std::vector<Var> inputs, std::
   KILN_USER_CHECK(on_unused == "raise" || on_unused == "warn" || on_unused == "ignore", ValueError)
       << "invalid value for on_unused_input: '" << on_unused << "'; valid values are 'raise', 'warn' and 'ignore'";
 
+  // Every mode runs the graph on the reference kernels for now; the names are checked so that a
+  // typo is caught today and code written for later modes keeps working.
+  const std::string mode = options.mode.empty() ? Config::get().value("mode") : options.mode;
+  KILN_USER_CHECK(mode == "FAST_RUN" || mode == "FAST_COMPILE" || mode == "DebugMode" || mode == "DEBUG_MODE",
+                  ValueError)
+      << "function: unknown mode '" << mode << "': expected FAST_RUN, FAST_COMPILE or DebugMode";
+
   std::set<const Variable*> input_set;
   for (size_t i = 0; i < inputs.size(); ++i) {
     const Var& v = inputs[i];

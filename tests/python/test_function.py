@@ -267,3 +267,25 @@ def test_numpy_arrays_on_the_left_build_graphs():
     expr = np.arange(3.0) + x * np.float64(2)
     assert isinstance(expr, kiln.TensorVariable)
     np.testing.assert_allclose(kiln.function([x], expr)(np.ones(3)), np.arange(3.0) + 2)
+
+
+def test_mode_names_are_checked():
+    x = T.dvector()
+    for mode in ["FAST_RUN", "FAST_COMPILE", "DebugMode"]:
+        np.testing.assert_allclose(kiln.function([x], x * 2, mode=mode)(np.ones(2)), [2, 2])
+    with pytest.raises(ValueError, match="unknown mode"):
+        kiln.function([x], x, mode="FAST_RUNN")
+
+
+def test_function_graph_from_python():
+    x = T.dvector("x")
+    a = T.exp(x)
+    out = a * a
+    fg = kiln.tensor.FunctionGraph([x], [out])
+    assert len(fg) == 2
+    cloned_a = fg.outputs[0].owner.inputs[0]
+    assert len(fg.clients(cloned_a)) == 2
+    fg.replace(cloned_a, T.log(x))
+    assert [str(n.op) for n in fg.toposort()] == ["Elemwise{log}", "Elemwise{mul}"]
+    assert str(out.owner.inputs[0].owner.op) == "Elemwise{exp}"  # the user's graph is untouched
+    assert [str(n.op) for n in kiln._core.toposort([out])] == ["Elemwise{exp}", "Elemwise{mul}"]
