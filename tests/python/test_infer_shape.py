@@ -1,0 +1,54 @@
+"""Each op's infer_shape graph, compiled, gives the shape of the value the op computes."""
+import numpy as np
+import pytest
+
+import kiln
+import kiln.tensor as T
+from kiln import _core
+
+
+def check(inputs, output, values):
+    dims = _core.infer_shape(output)
+    assert dims is not None, f"infer_shape of {output} is unknown"
+    f = kiln.function(inputs, [output] + list(dims), on_unused_input="ignore")
+    value, *sizes = f(*values)
+    assert tuple(int(s) for s in sizes) == value.shape
+
+
+M, R, C, V, S = T.dmatrix(), T.drow(), T.dcol(), T.dvector(), T.dscalar()
+MV, RV, CV, VV, SV = np.ones((3, 4)), np.ones((1, 4)), np.ones((3, 1)), np.ones(4), np.array(2.0)
+
+CASES = {
+    "elemwise": lambda: M + V,
+    "elemwise_row_col": lambda: R * C,
+    "elemwise_scalar": lambda: T.exp(S) + M,
+    "switch": lambda: T.switch(M > 0, R, C),
+    "dimshuffle": lambda: M.dimshuffle(1, "x", 0),
+    "transpose": lambda: M.T,
+    "sum_axis": lambda: M.sum(axis=0),
+    "sum_keepdims": lambda: M.sum(axis=1, keepdims=True),
+    "max": lambda: M.max(axis=-1),
+    "argmax": lambda: T.argmax(M, axis=0),
+    "mean": lambda: T.mean(M, axis=(0, 1)),
+    "dot_mm": lambda: T.dot(M, M.T),
+    "dot_mv": lambda: T.dot(M, V),
+    "dot_vm": lambda: T.dot(V, M.T),
+    "dot_vv": lambda: T.dot(V, V),
+    "shape": lambda: M.shape,
+    "reshape": lambda: M.reshape((2, -1)),
+    "flatten": lambda: M.flatten(),
+    "concatenate": lambda: T.concatenate([M, M], axis=1),
+    "stack": lambda: T.stack([V, V]),
+    "alloc": lambda: T.alloc(S, 3, 2),
+    "arange": lambda: T.arange(M.shape[0]),
+    "subtensor": lambda: M[1:, ::2],
+    "subtensor_int": lambda: M[-1],
+    "inc_subtensor": lambda: T.inc_subtensor(M[1:], R),
+    "advanced_subtensor1": lambda: M[[0, 2, 2, 1]],
+    "advanced_subtensor": lambda: M[T.arange(3), [0, 1, 3]],
+}
+
+
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_infer_shape(name):
+    check([M, R, C, V, S], CASES[name](), [MV, RV, CV, VV, SV])
