@@ -7,6 +7,7 @@
 #include "kiln/graph/fgraph.hpp"
 #include "kiln/graph/graph.hpp"
 #include "kiln/graph/type.hpp"
+#include "kiln/grad/grad.hpp"
 #include "kiln/ops/blas.hpp"
 #include "kiln/ops/elemwise.hpp"
 #include "kiln/ops/reduce.hpp"

@@ -15,7 +15,7 @@ void bind_elemwise(nb::module_& m) {
   m.def(scalar_op_public_name(ScalarOpId::name).c_str(),                                             \
         [](nb::handle a, nb::handle b, nb::handle c) { return name(v(a), v(b), v(c)); }, nb::arg("a"), \
         nb::arg("b"), nb::arg("c"));
-#define KILN_SCALAR_OP(name, arity, rule, types, expr) KILN_SCALAR_OP_BIND_##arity(name)
+#define KILN_SCALAR_OP(name, arity, rule, types, expr, grad) KILN_SCALAR_OP_BIND_##arity(name)
 #include "kiln/ops/scalar_table.def"
 #undef KILN_SCALAR_OP
   // switch accepts any condition dtype (compared with 0), as Theano's T.switch.

@@ -83,4 +83,5 @@ NB_MODULE(_core, m) {
   bind_function(m);
   bind_shape_ops(m);
   bind_subtensor(m);
+  bind_grad(m);
 }

@@ -122,6 +122,38 @@ class Dot final : public Op {
     return {shape};
   }
 
+  std::vector<Var> L_op(const Apply& node, const std::vector<Var>& gz) const override {
+    const Var &a = node.input(0), &b = node.input(1);
+    const Var& g = gz[0];
+    Var ga, gb;
+    if (a->ndim() == 2 && b->ndim() == 2) {
+      ga = dot(g, transpose(b));
+      gb = dot(transpose(a), g);
+    } else if (a->ndim() == 2) {  // matrix . vector
+      ga = outer(g, b);
+      gb = dot(transpose(a), g);
+    } else if (b->ndim() == 2) {  // vector . matrix
+      ga = dot(b, g);
+      gb = outer(a, g);
+    } else {  // vector . vector
+      ga = g * b;
+      gb = g * a;
+    }
+    auto fit = [](const Var& grad, const Var& input) -> Var {
+      if (is_discrete(input->dtype())) return nullptr;
+      return grad->dtype() == input->dtype() ? grad : cast(grad, input->dtype());
+    };
+    return {fit(ga, a), fit(gb, b)};
+  }
+
+  std::vector<Var> R_op(const Apply& node, const std::vector<Var>& ev) const override {
+    Var r;
+    if (ev[0]) r = dot(ev[0], node.input(1));
+    if (ev[1]) r = r ? r + dot(node.input(0), ev[1]) : dot(node.input(0), ev[1]);
+    if (r && r->dtype() != node.output(0)->dtype()) r = cast(r, node.output(0)->dtype());
+    return {r};
+  }
+
   void perform(const Apply& node, std::span<const Array> in, std::span<Array> out) const override {
     const DType dt = node.output_ptr(0)->dtype();
     Array a = in[0].dtype() == dt ? in[0] : in[0].astype(dt);

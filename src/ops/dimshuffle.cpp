@@ -1,8 +1,10 @@
 // DimShuffle: permute axes, insert broadcastable axes ('x'), drop broadcastable axes. A view.
+#include <algorithm>
 #include <set>
 
 #include "kiln/error.hpp"
 #include "kiln/ops/elemwise.hpp"
+#include "kiln/ops/reduce.hpp"
 
 namespace kiln {
 namespace {
@@ -56,6 +58,32 @@ class DimShuffle final : public Op {
     std::vector<Var> shape;
     for (int p : pattern_) shape.push_back(p < 0 ? typed_constant(1, DType::Int64) : in[0][p]);
     return {shape};
+  }
+
+  // The inverse shuffle: new axes of the output are summed away (a no-op on their size 1) and
+  // dropped axes of the input come back as broadcastable ones.
+  std::vector<Var> L_op(const Apply& node, const std::vector<Var>& gz) const override {
+    const Var& x = node.input(0);
+    if (is_discrete(x->dtype())) return {nullptr};
+    Var g = gz[0];
+    std::vector<int> new_axes;
+    for (size_t i = 0; i < pattern_.size(); ++i)
+      if (pattern_[i] < 0) new_axes.push_back(static_cast<int>(i));
+    if (!new_axes.empty()) g = sum(g, new_axes);
+    std::vector<int> kept;  // input axis of each remaining axis of g
+    for (int p : pattern_)
+      if (p >= 0) kept.push_back(p);
+    std::vector<int> inverse;
+    for (int d = 0; d < x->ndim(); ++d) {
+      auto it = std::find(kept.begin(), kept.end(), d);
+      inverse.push_back(it == kept.end() ? -1 : static_cast<int>(it - kept.begin()));
+    }
+    g = dimshuffle(g, inverse);
+    return {g->dtype() == x->dtype() ? g : cast(g, x->dtype())};
+  }
+
+  std::vector<Var> R_op(const Apply&, const std::vector<Var>& ev) const override {
+    return {ev[0] ? dimshuffle(ev[0], pattern_) : nullptr};
   }
 
   void perform(const Apply&, std::span<const Array> in, std::span<Array> out) const override {

@@ -7,6 +7,9 @@
 
 #include "kiln/config.hpp"
 #include "kiln/error.hpp"
+#include "kiln/grad/grad.hpp"
+#include "kiln/ops/reduce.hpp"
+#include "kiln/ops/shape.hpp"
 #include "ops/elemwise_impl.hpp"
 #include "ops/vector_math.hpp"
 #include "runtime/convert.hpp"
@@ -16,7 +19,7 @@ namespace kiln {
 namespace {
 
 constexpr std::array<ScalarOpInfo, kNumScalarOps> kScalarOps = {{
-#define KILN_SCALAR_OP(name, arity, rule, types, expr) {#name, arity, OutRule::rule},
+#define KILN_SCALAR_OP(name, arity, rule, types, expr, grad) {#name, arity, OutRule::rule},
 #include "kiln/ops/scalar_table.def"
 #undef KILN_SCALAR_OP
 }};
@@ -170,7 +173,69 @@ class Elemwise final : public Op {
 
   void perform(const Apply& node, std::span<const Array> in, std::span<Array> out) const override;
 
+  std::vector<Var> L_op(const Apply& node, const std::vector<Var>& gz) const override {
+    const auto& in = node.inputs();
+    std::vector<Var> raw = raw_grads(node, gz[0]);
+    std::vector<Var> result(in.size());
+    for (size_t i = 0; i < in.size(); ++i) result[i] = fit_gradient(raw[i], in[i]);
+    return result;
+  }
+
+  // Forward mode: the partial derivatives are elementwise, so R = sum_i df/dx_i * v_i, with the
+  // partials taken from the gradient rule at gz = 1.
+  std::vector<Var> R_op(const Apply& node, const std::vector<Var>& ev) const override {
+    const Var out = node.output(0);
+    if (is_discrete(out->dtype())) return {nullptr};
+    std::vector<Var> partials = raw_grads(node, ones_like(out));
+    Var r;
+    for (size_t i = 0; i < ev.size(); ++i) {
+      if (!ev[i] || !partials[i] || is_discrete(node.input(i)->dtype())) continue;
+      Var term = partials[i] * ev[i];
+      r = r ? r + term : term;
+    }
+    if (r && r->dtype() != out->dtype()) r = cast(r, out->dtype());
+    return {r};
+  }
+
+  bool differentiable() const override {
+    const OutRule rule = scalar_op_info(id_).rule;
+    return cast_to_ || (rule != OutRule::Bool && rule != OutRule::Bitwise && id_ != ScalarOpId::int_div);
+  }
+
  private:
+  // The gradient rule's result for each input, before broadcasting and dtype fixes.
+  std::vector<Var> raw_grads(const Apply& node, const Var& gz) const {
+    const auto& in = node.inputs();
+    const Var out = node.output(0);
+    if (cast_to_) return {gz};
+    if (is_discrete(out->dtype())) {
+      // Comparisons, bitwise and integer arithmetic: zero for float inputs, nothing for others.
+      std::vector<Var> zeros(in.size());
+      for (size_t i = 0; i < in.size(); ++i)
+        if (is_float(in[i]->dtype())) zeros[i] = zeros_like(in[i]);
+      return zeros;
+    }
+    Var x = in[0], y = in.size() > 1 ? in[1] : nullptr, z = in.size() > 2 ? in[2] : nullptr;
+    return detail::scalar_grad(id_, *this, x, y, z, out, gz);
+  }
+
+  // Bring a gradient to its input's type: sum over the axes the input was broadcast along, cast
+  // to the input's dtype, and broadcast up where the rule gave a smaller shape.
+  static Var fit_gradient(Var g, const Var& input) {
+    if (!g || is_discrete(input->dtype())) return nullptr;
+    const TensorType& t = input->type();
+    std::vector<int> axes;
+    bool smaller = false;
+    for (int d = 0; d < t.ndim(); ++d) {
+      if (t.broadcastable(d) && !g->type().broadcastable(d)) axes.push_back(d);
+      if (!t.broadcastable(d) && g->type().broadcastable(d)) smaller = true;
+    }
+    if (!axes.empty()) g = sum(g, axes, /*keepdims=*/true);
+    if (g->dtype() != input->dtype()) g = cast(g, input->dtype());
+    if (smaller) g = fill(input, g);
+    return g;
+  }
+
   ScalarOpId id_;
   std::optional<DType> cast_to_;
 };
@@ -312,7 +377,7 @@ Var elemwise(ScalarOpId op, std::vector<Var> inputs) {
   Var name(const Var& a, const Var& b) { return elemwise(ScalarOpId::name, {a, b}); }
 #define KILN_SCALAR_OP_DEFINE_3(name) \
   Var name(const Var& a, const Var& b, const Var& c) { return elemwise(ScalarOpId::name, {a, b, c}); }
-#define KILN_SCALAR_OP(name, arity, rule, types, expr) KILN_SCALAR_OP_DEFINE_##arity(name)
+#define KILN_SCALAR_OP(name, arity, rule, types, expr, grad) KILN_SCALAR_OP_DEFINE_##arity(name)
 #include "kiln/ops/scalar_table.def"
 #undef KILN_SCALAR_OP
 

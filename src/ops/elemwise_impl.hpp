@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <vector>
 
 #include "kiln/ops/elemwise.hpp"
 #include "kiln/runtime/dtype.hpp"
@@ -14,5 +15,10 @@ using ScalarKernel = void (*)(const void* const* in, void* out, int64_t n);
 
 /// The kernel of a scalar op for compute type `t`, or nullptr if the op is not defined for it.
 ScalarKernel scalar_kernel(ScalarOpId op, DType t);
+
+/// The gradient column of scalar_table.def for `id`: one entry per input (nullptr: no gradient),
+/// in terms of the inputs x, y, z (unused ones null), the output and its gradient gz.
+std::vector<Var> scalar_grad(ScalarOpId id, const Op& op, const Var& x, const Var& y, const Var& z, const Var& out,
+                             const Var& gz);
 
 }  // namespace kiln::detail

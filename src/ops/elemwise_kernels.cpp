@@ -20,7 +20,7 @@ constexpr bool in_class_Float = std::is_floating_point_v<T>;
 template <typename T>
 constexpr bool in_class_Int = !std::is_floating_point_v<T>;
 
-#define KILN_SCALAR_OP(name, arity, rule, types, expr)                                        \
+#define KILN_SCALAR_OP(name, arity, rule, types, expr, grad)                                        \
   struct Fn_##name {                                                                          \
     template <typename T>                                                                     \
     static constexpr bool defined_for = in_class_##types<T>;                                  \
@@ -63,7 +63,7 @@ ScalarKernel kernel_for_type(DType t) {
 ScalarKernel scalar_kernel(ScalarOpId op, DType t) {
   if (!is_supported(t)) return nullptr;
   switch (op) {
-#define KILN_SCALAR_OP(name, arity, rule, types, expr) \
+#define KILN_SCALAR_OP(name, arity, rule, types, expr, grad) \
   case ScalarOpId::name: return kernel_for_type<Fn_##name>(t);
 #include "kiln/ops/scalar_table.def"
 #undef KILN_SCALAR_OP

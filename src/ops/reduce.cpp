@@ -13,6 +13,7 @@
 #include "kiln/error.hpp"
 #include "kiln/ops/elemwise.hpp"
 #include "kiln/ops/shape.hpp"
+#include "kiln/grad/grad.hpp"
 #include "ops/scalar_math.hpp"
 #include "runtime/convert.hpp"
 #include "runtime/strided_loop.hpp"
@@ -40,6 +41,8 @@ std::vector<int> normalize_axes(const Axes& axis, int ndim, const char* op) {
 namespace {
 
 enum class ReduceKind { Sum, Prod, Max, Min, Any, All };
+
+Var restore_dims(const Var& r, int ndim, const std::vector<int>& axes);
 
 const char* kind_name(ReduceKind k) {
   switch (k) {
@@ -187,6 +190,29 @@ class CAReduce final : public Op {
     return {kept_entries(in[0], axes_)};
   }
 
+  std::vector<Var> L_op(const Apply& node, const std::vector<Var>& gz) const override {
+    const Var& x = node.input(0);
+    if (is_discrete(x->dtype()) || kind_ == ReduceKind::Any || kind_ == ReduceKind::All) return {nullptr};
+    Var g = restore_dims(gz[0], x->ndim(), axes_);  // the reduced axes back, broadcastable
+    Var out = restore_dims(node.output(0), x->ndim(), axes_);
+    Var result;
+    switch (kind_) {
+      case ReduceKind::Sum: result = fill(x, g); break;
+      case ReduceKind::Max:
+      case ReduceKind::Min: result = g * eq(x, out); break;  // every extremal element gets the gradient
+      case ReduceKind::Prod: result = g * prod_partial(x, out); break;
+      default: return {nullptr};
+    }
+    return {result->dtype() == x->dtype() ? result : cast(result, x->dtype())};
+  }
+
+  std::vector<Var> R_op(const Apply& node, const std::vector<Var>& ev) const override {
+    if (kind_ == ReduceKind::Sum && ev[0]) return {sum(ev[0], axes_, false, node.output(0)->dtype())};
+    return Op::R_op(node, ev);
+  }
+
+  bool differentiable() const override { return kind_ != ReduceKind::Any && kind_ != ReduceKind::All; }
+
   void perform(const Apply&, std::span<const Array> in, std::span<Array> out) const override {
     const Array& x = in[0];
     Shape kept, acc_full, out_shape;
@@ -214,6 +240,17 @@ class CAReduce final : public Op {
   }
 
  private:
+  // d prod / d x_i: prod / x_i where the slice has no zero; the product of the other elements at
+  // the single zero of a slice with exactly one; 0 elsewhere (Theano's handling of zeros).
+  Var prod_partial(const Var& x, const Var& prod_kept) const {
+    Var is_zero = eq(x, scalar_constant(0.0));
+    Var zeros_count = restore_dims(sum(is_zero, axes_, false, DType::Int64), x->ndim(), axes_);
+    Var without_zeros = restore_dims(prod(switch_cond(is_zero, ones_like(x), x), axes_), x->ndim(), axes_);
+    Var none = switch_cond(eq(zeros_count, scalar_constant(int64_t{0})), prod_kept / x, zeros_like(x));
+    Var one = switch_cond(and_(eq(zeros_count, scalar_constant(int64_t{1})), is_zero), without_zeros, zeros_like(x));
+    return none + one;
+  }
+
   ReduceKind kind_;
   std::vector<int> axes_;
   DType out_, acc_;
@@ -266,6 +303,11 @@ class ArgReduce final : public Op {
  public:
   ArgReduce(bool is_max, std::vector<int> axes) : max_(is_max), axes_(std::move(axes)) {}
   std::string name() const override { return std::string(max_ ? "Argmax" : "Argmin") + "{axis=" + axes_str(axes_) + "}"; }
+  bool differentiable() const override { return false; }
+  std::vector<Var> L_op(const Apply& node, const std::vector<Var>&) const override {
+    const Var& x = node.input(0);
+    return {is_float(x->dtype()) ? zeros_like(x) : nullptr};
+  }
   bool equals(const Op& o) const override {
     auto* r = dynamic_cast<const ArgReduce*>(&o);
     return r && r->max_ == max_ && r->axes_ == axes_;

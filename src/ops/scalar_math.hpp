@@ -284,4 +284,27 @@ inline double kiln_psi_d(double x) {
 template <typename T>
 inline T kiln_psi(T x) { return static_cast<T>(kiln_psi_d(static_cast<double>(x))); }
 
+// Trigamma (the derivative of digamma): reflection for negative x, recurrence up to x >= 10, then
+// the asymptotic series 1/x + 1/(2x^2) + sum B_2k / x^(2k+1).
+inline double kiln_tri_gamma_d(double x) {
+  if (std::isnan(x)) return x;
+  if (x <= 0 && x == std::floor(x)) return std::numeric_limits<double>::infinity();
+  if (x < 0) {
+    double s = std::sin(M_PI * (x - std::round(x)));
+    return M_PI * M_PI / (s * s) - kiln_tri_gamma_d(1 - x);
+  }
+  if (std::isinf(x)) return 0;
+  double result = 0;
+  while (x < 10) {
+    result += 1 / (x * x);
+    x += 1;
+  }
+  double f = 1 / (x * x);
+  double series = 1 / x + f / 2 + f / x * (1.0 / 6 + f * (-1.0 / 30 + f * (1.0 / 42 + f * (-1.0 / 30 + f * (5.0 / 66 + f * (-691.0 / 2730 + f * 7.0 / 6))))));
+  return result + series;
+}
+
+template <typename T>
+inline T kiln_tri_gamma(T x) { return static_cast<T>(kiln_tri_gamma_d(static_cast<double>(x))); }
+
 }  // namespace kiln::smath

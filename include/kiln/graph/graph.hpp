@@ -164,6 +164,21 @@ class Op {
   virtual std::vector<std::vector<Var>> infer_shape(const Apply& node,
                                                     const std::vector<std::vector<Var>>& input_shapes) const;
 
+  /// Reverse mode: given the gradient of the cost with respect to each output (never null: a
+  /// missing one arrives as zeros), return the gradient with respect to each input, one Var per
+  /// input, of the input's ndim and a float dtype. nullptr means "disconnected": no gradient flows
+  /// to that input (an integer index, a shape). grad_undefined() marks a gradient that exists
+  /// mathematically but is not defined here; grad() raises if one reaches a requested variable.
+  /// The default raises NotImplementedError naming the op.
+  virtual std::vector<Var> L_op(const Apply& node, const std::vector<Var>& output_grads) const;
+  /// Forward mode: given one eval point per input (nullptr for inputs held constant), the
+  /// directional derivative of each output (nullptr if it does not depend on the eval points).
+  /// The default derives it from L_op by transposing the linear map L_op builds.
+  virtual std::vector<Var> R_op(const Apply& node, const std::vector<Var>& eval_points) const;
+  /// Whether gradients flow through the op at all. Integer-valued ops (Shape, ARange, Argmax)
+  /// return false; their L_op returns disconnected or zero gradients.
+  virtual bool differentiable() const { return true; }
+
   /// Output i is a view of input view_map()[i] (no copy).
   virtual std::map<int, int> view_map() const { return {}; }
 

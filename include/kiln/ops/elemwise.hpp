@@ -18,13 +18,13 @@ namespace kiln {
 
 /// One identifier per row of the scalar table.
 enum class ScalarOpId : uint8_t {
-#define KILN_SCALAR_OP(name, arity, rule, types, expr) name,
+#define KILN_SCALAR_OP(name, arity, rule, types, expr, grad) name,
 #include "kiln/ops/scalar_table.def"
 #undef KILN_SCALAR_OP
 };
 
 inline constexpr int kNumScalarOps = 0
-#define KILN_SCALAR_OP(name, arity, rule, types, expr) +1
+#define KILN_SCALAR_OP(name, arity, rule, types, expr, grad) +1
 #include "kiln/ops/scalar_table.def"
 #undef KILN_SCALAR_OP
     ;
@@ -55,7 +55,7 @@ Var elemwise(ScalarOpId op, std::vector<Var> inputs);
 #define KILN_SCALAR_OP_BUILDER_1(name) Var name(const Var& a);
 #define KILN_SCALAR_OP_BUILDER_2(name) Var name(const Var& a, const Var& b);
 #define KILN_SCALAR_OP_BUILDER_3(name) Var name(const Var& a, const Var& b, const Var& c);
-#define KILN_SCALAR_OP(name, arity, rule, types, expr) KILN_SCALAR_OP_BUILDER_##arity(name)
+#define KILN_SCALAR_OP(name, arity, rule, types, expr, grad) KILN_SCALAR_OP_BUILDER_##arity(name)
 #include "kiln/ops/scalar_table.def"
 #undef KILN_SCALAR_OP
 
