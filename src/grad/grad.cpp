@@ -234,7 +234,19 @@ std::vector<Var> Op::R_op(const Apply& node, const std::vector<Var>& eval_points
   GradOptions o;
   o.disconnected_inputs = "ignore";
   o.return_disconnected = "None";
-  return grad(total, cotangents, o);
+  std::vector<Var> tangents = grad(total, cotangents, o);
+  // The result is linear in u, so u can only remain through shapes (e.g. a gradient broadcast to
+  // the shape of a term that contains u): any value of the right shape may stand in for it.
+  std::map<const Variable*, Var> stand_in;
+  for (size_t j = 0; j < cotangents.size(); ++j)
+    stand_in[cotangents[j].get()] = zeros_like(node.output(static_cast<int>(j)), cotangents[j]->dtype());
+  std::vector<Var> present;
+  for (const Var& t : tangents)
+    if (t) present.push_back(t);
+  std::vector<Var> cleaned = clone_graph(present, stand_in);
+  for (size_t j = 0, k = 0; j < tangents.size(); ++j)
+    if (tangents[j]) tangents[j] = cleaned[k++];
+  return tangents;
 }
 
 }  // namespace kiln
