@@ -47,6 +47,11 @@ void bind_grad(nb::module_& m) {
   m.def("disconnected_grad", [](nb::handle x) { return disconnected_grad(v(x)); });
   m.def("grad_clip", [](nb::handle x, double lo, double hi) { return grad_clip(v(x), lo, hi); });
   m.def("grad_scale", [](nb::handle x, double mult) { return grad_scale(v(x), mult); });
+  m.def("registered_op_kinds", [] {
+    std::vector<std::pair<std::string, bool>> out;
+    for (const auto& k : registered_op_kinds()) out.emplace_back(k.kind, k.differentiable);
+    return out;
+  });
   m.def("op_differentiable", [](const Var& out) { return out->owner() && out->owner()->op().differentiable(); });
 }
 

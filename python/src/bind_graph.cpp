@@ -121,6 +121,8 @@ void bind_graph(nb::module_& m) {
 
   nb::class_<Op>(m, "Op")
       .def_prop_ro("name", &Op::name)
+      .def_prop_ro("kind", &Op::kind)
+      .def_prop_ro("differentiable", &Op::differentiable)
       .def("__str__", &Op::name)
       .def("__repr__", &Op::name)
       .def("__eq__", [](const Op& a, nb::handle b) { return nb::isinstance<Op>(b) && a.equals(nb::cast<const Op&>(b)); })

@@ -92,6 +92,8 @@ Var gate(const Var& x, GradGate::Kind kind, double a = 0, double b = 0) {
   return make_node1(std::make_shared<GradGate>(kind, a, b), {x});
 }
 
+KILN_REGISTER_OP_KINDS({{"ZeroGrad", true}, {"DisconnectedGrad", true}, {"GradClip", true}, {"GradScale", true}, {"UndefinedGrad", false}});
+
 }  // namespace
 
 Var zero_grad(const Var& x) { return gate(x, GradGate::Kind::Zero); }

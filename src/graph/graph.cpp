@@ -165,6 +165,34 @@ std::shared_ptr<Apply> Apply::clone_with_new_inputs(std::vector<Var> inputs) con
 
 std::vector<std::vector<Var>> Op::infer_shape(const Apply&, const std::vector<std::vector<Var>>&) const { return {}; }
 
+std::string Op::kind() const {
+  std::string n = name();
+  return n.substr(0, n.find('{'));
+}
+
+namespace {
+std::mutex g_kinds_mutex;
+std::vector<OpKindInfo>& kinds_storage() {
+  static std::vector<OpKindInfo>* kinds = new std::vector<OpKindInfo>();
+  return *kinds;
+}
+}  // namespace
+
+void register_op_kind(const std::string& kind, bool differentiable) {
+  std::lock_guard<std::mutex> lock(g_kinds_mutex);
+  for (auto& k : kinds_storage())
+    if (k.kind == kind) {
+      k.differentiable = differentiable;
+      return;
+    }
+  kinds_storage().push_back({kind, differentiable});
+}
+
+std::vector<OpKindInfo> registered_op_kinds() {
+  std::lock_guard<std::mutex> lock(g_kinds_mutex);
+  return kinds_storage();
+}
+
 bool Op::equals(const Op& other) const { return typeid(*this) == typeid(other) && name() == other.name(); }
 
 size_t Op::hash() const { return std::hash<std::string>()(name()); }

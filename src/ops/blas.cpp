@@ -193,6 +193,8 @@ class Dot final : public Op {
   }
 };
 
+KILN_REGISTER_OP_KINDS({{"Dot", true}});
+
 }  // namespace
 
 Var dot(const Var& a, const Var& b) {

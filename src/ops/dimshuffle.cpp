@@ -106,6 +106,8 @@ class DimShuffle final : public Op {
   std::vector<int> pattern_;
 };
 
+KILN_REGISTER_OP_KINDS({{"DimShuffle", true}});
+
 }  // namespace
 
 Var dimshuffle(const Var& x, const std::vector<int>& pattern) {

@@ -126,6 +126,8 @@ class Elemwise final : public Op {
     return op_label(id_);
   }
 
+  std::string kind() const override { return cast_to_ ? "Elemwise{Cast}" : op_label(id_); }
+
   bool equals(const Op& other) const override {
     auto* o = dynamic_cast<const Elemwise*>(&other);
     return o && o->id_ == id_ && o->cast_to_ == cast_to_;
@@ -197,9 +199,24 @@ class Elemwise final : public Op {
     return {r};
   }
 
+  // No gradient flows through discrete-valued rows nor through the piecewise-constant ones
+  // (floor, sgn, ...: their gradient is zero). tri_gamma's own derivative (polygamma of order 2)
+  // is not implemented, so gradients stop there with an error naming it.
   bool differentiable() const override {
+    if (cast_to_) return true;
     const OutRule rule = scalar_op_info(id_).rule;
-    return cast_to_ || (rule != OutRule::Bool && rule != OutRule::Bitwise && id_ != ScalarOpId::int_div);
+    if (rule == OutRule::Bool || rule == OutRule::Bitwise) return false;
+    switch (id_) {
+      case ScalarOpId::int_div:
+      case ScalarOpId::tri_gamma:
+      case ScalarOpId::sgn:
+      case ScalarOpId::floor:
+      case ScalarOpId::ceil:
+      case ScalarOpId::trunc:
+      case ScalarOpId::round_half_to_even:
+      case ScalarOpId::round_half_away_from_zero: return false;
+      default: return true;
+    }
   }
 
  private:
@@ -349,6 +366,16 @@ std::vector<Var> pad_ranks(std::vector<Var> inputs) {
   }
   return inputs;
 }
+
+// Every row of the scalar table is a kind; those with a discrete output pass no gradient.
+const bool kElemwiseKindsRegistered = [] {
+  for (int i = 0; i < kNumScalarOps; ++i) {
+    Elemwise op(static_cast<ScalarOpId>(i), std::nullopt);
+    register_op_kind(op.kind(), op.differentiable());
+  }
+  register_op_kind("Elemwise{Cast}", true);
+  return true;
+}();
 
 }  // namespace
 

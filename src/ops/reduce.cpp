@@ -387,6 +387,8 @@ Var count_over(const Var& x, const std::vector<int>& axes, DType dt) {
   return cast(n, dt);
 }
 
+KILN_REGISTER_OP_KINDS({{"Sum", true}, {"Prod", true}, {"Max", true}, {"Min", true}, {"Any", false}, {"All", false}, {"Argmax", false}, {"Argmin", false}});
+
 }  // namespace
 
 Var sum(const Var& x, const Axes& axis, bool keepdims, std::optional<DType> dtype, std::optional<DType> acc_dtype) {

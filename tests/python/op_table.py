@@ -95,3 +95,57 @@ ALL_DTYPES = ["bool"] + INT_DTYPES + FLOAT_DTYPES
 
 def tolerance(dtype):
     return dict(rtol=2e-5, atol=1e-6) if dtype in ("float32",) else dict(rtol=1e-12, atol=1e-14)
+
+
+# ---------------------------------------------------------------- gradient cases
+# (id, function of symbolic inputs, list of input generators rng -> float64 array). Each case is
+# checked with verify_grad in float64 and float32, and its forward mode (Rop) against grad. The
+# op kinds their graphs contain must cover every differentiable kind kiln registers.
+def _pts(*domains_and_shapes):
+    return [lambda rng, d=d, s=s: d(rng, s) for d, s in domains_and_shapes]
+
+
+SEPARATED = lambda rng, shape: (rng.permutation(int(np.prod(shape)) or 1)[:int(np.prod(shape))].reshape(shape)  # noqa: E731
+                                 * 0.37 - 1.3 + rng.uniform(0, 0.05, shape))
+
+GRAD_CASES = []
+for _name, (_op, _ref, _domain) in UNARY_FLOAT.items():
+    if _name in ("floor", "ceil", "trunc", "round_half_to_even"):
+        continue  # piecewise constant: checked for zero gradients separately
+    GRAD_CASES.append((_name, _op, _pts((_domain, (3, 4)))))
+GRAD_CASES += [
+    ("neg", T.neg, _pts((ANY, (3, 4)))),
+    ("abs", T.abs, _pts((SEPARATED, (3, 4)))),
+    ("sqr", T.sqr, _pts((ANY, (3, 4)))),
+    ("add", T.add, _pts((ANY, (3, 4)), (ANY, (3, 4)))),
+    ("add_broadcast", lambda x, y: x + y, _pts((ANY, (3, 4)), (ANY, (4,)))),
+    ("sub_broadcast_row", lambda x, y: x - y, _pts((ANY, (3, 4)), (ANY, (1, 4)))),
+    ("mul_scalar", lambda x, s: x * s, _pts((ANY, (3, 4)), (ANY, ()))),
+    ("true_div", T.true_div, _pts((ANY, (3, 4)), (POSITIVE, (3, 4)))),
+    ("pow", T.pow, _pts((POSITIVE, (3, 4)), (ANY, (3, 4)))),
+    ("minimum", T.minimum, _pts((SEPARATED, (3, 4)), (SEPARATED, (3, 4)))),
+    ("maximum", T.maximum, _pts((SEPARATED, (3, 4)), (SEPARATED, (3, 4)))),
+    ("arctan2", T.arctan2, _pts((ANY, (3, 4)), (POSITIVE, (3, 4)))),
+    ("mod", T.mod, _pts((uniform(0.1, 0.9), (3, 4)), (uniform(1.1, 2), (3, 4)))),
+    ("clip", lambda x: T.clip(x, -0.7, 0.9), _pts((SEPARATED, (3, 4)))),
+    ("clip_bounds", T.clip, _pts((SEPARATED, (6,)), (uniform(-0.5, -0.4), (6,)), (uniform(0.4, 0.5), (6,)))),
+    ("switch", lambda c, a, b: T.switch(c > 0, a, b), _pts((SEPARATED, (3, 4)), (ANY, (3, 4)), (ANY, (4,)))),
+    ("cast", lambda x: T.cast(x, "float64") * 3, _pts((ANY, (3, 4)))),  # a Cast node for float32 inputs
+    ("identity", lambda x: T.identity(x) * 2, _pts((ANY, (3, 4)))),
+    ("dimshuffle", lambda x: x.dimshuffle(1, "x", 0) * T.arange(4).dimshuffle(0, "x", "x"), _pts((ANY, (3, 4)))),
+    ("dimshuffle_drop", lambda r: r.dimshuffle(1) * 2, _pts((ANY, (1, 5)))),
+    ("sum", lambda x: x.sum(axis=0), _pts((ANY, (3, 4)))),
+    ("sum_keepdims", lambda x: x.sum(axis=(0, 2), keepdims=True), _pts((ANY, (2, 3, 4)))),
+    ("sum_all", lambda x: T.sum(x ** 2), _pts((ANY, (3, 4)))),
+    ("prod", lambda x: x.prod(axis=1), _pts((uniform(0.5, 1.5), (3, 4)))),
+    ("max", lambda x: x.max(axis=1), _pts((SEPARATED, (3, 4)))),
+    ("min", lambda x: x.min(axis=0), _pts((SEPARATED, (3, 4)))),
+    ("mean", lambda x: x.mean(axis=-1), _pts((ANY, (3, 4)))),
+    ("var", lambda x: x.var(axis=0), _pts((ANY, (3, 4)))),
+    ("std", lambda x: x.std(), _pts((ANY, (3, 4)))),
+    ("dot_mm", T.dot, _pts((ANY, (3, 4)), (ANY, (4, 2)))),
+    ("dot_mv", T.dot, _pts((ANY, (3, 4)), (ANY, (4,)))),
+    ("dot_vm", T.dot, _pts((ANY, (4,)), (ANY, (4, 2)))),
+    ("dot_vv", T.dot, _pts((ANY, (4,)), (ANY, (4,)))),
+    ("outer", T.outer, _pts((ANY, (3,)), (ANY, (4,)))),
+]

@@ -182,10 +182,32 @@ class Op {
   /// Output i is a view of input view_map()[i] (no copy).
   virtual std::map<int, int> view_map() const { return {}; }
 
+  /// The op's kind, independent of its parameters: "Elemwise{exp}", "Sum", "Subtensor". The
+  /// default is name() up to its first '{'. Kinds are what register_op_kind lists.
+  virtual std::string kind() const;
+
   /// Equality and hash from the op's properties: two equal ops on equal inputs compute the same.
   virtual bool equals(const Op& other) const;
   virtual size_t hash() const;
 };
+
+/// The registry of op kinds: every op family registers its kinds (and whether gradients flow
+/// through them), so conformance tests can check that each differentiable kind is tested.
+struct OpKindInfo {
+  std::string kind;
+  bool differentiable;
+};
+void register_op_kind(const std::string& kind, bool differentiable);
+std::vector<OpKindInfo> registered_op_kinds();
+#define KILN_REGISTER_OP_KINDS_CAT2(a, b) a##b
+#define KILN_REGISTER_OP_KINDS_CAT(a, b) KILN_REGISTER_OP_KINDS_CAT2(a, b)
+/// At namespace scope in an op family's .cpp: KILN_REGISTER_OP_KINDS({{"Dot", true}});
+#define KILN_REGISTER_OP_KINDS(...)                                                              \
+  static const bool KILN_REGISTER_OP_KINDS_CAT(kiln_op_kinds_registered_, __LINE__) = [] {       \
+    for (const ::kiln::OpKindInfo& k : std::vector<::kiln::OpKindInfo> __VA_ARGS__)               \
+      ::kiln::register_op_kind(k.kind, k.differentiable);                                        \
+    return true;                                                                                 \
+  }()
 
 /// Apply `op` to `inputs` and return its outputs; records the user's source location.
 std::vector<Var> make_node(OpPtr op, std::vector<Var> inputs);
