@@ -85,10 +85,54 @@ def bench_mlp_forward(quick):
                 note="784-500-10 tanh/softmax forward, batch 128, float32")
 
 
+def bench_mlp_sgd_step(quick):
+    rng = np.random.default_rng(0)
+    w1, b1, w2, b2 = mlp_params(rng)
+    data = rng.standard_normal((128, 784)).astype("float32")
+    labels = rng.integers(0, 10, 128)
+    lr = np.float32(0.01)
+    x, y = T.fmatrix("x"), T.lvector("y")
+    params = [kiln.shared(v.copy()) for v in (w1, b1, w2, b2)]
+    sw1, sb1, sw2, sb2 = params
+    h = T.tanh(T.dot(x, sw1) + sb1)
+    p = T.nnet.softmax(T.dot(h, sw2) + sb2)
+    cost = -T.mean(T.log(p)[T.arange(y.shape[0]), y])
+    grads = kiln.grad(cost, params)
+    step = kiln.function([x, y], cost, updates=[(q, q - lr * g) for q, g in zip(params, grads)])
+    ref = [v.copy() for v in (w1, b1, w2, b2)]
+
+    def reference():
+        rw1, rb1, rw2, rb2 = ref
+        hv = np.tanh(data @ rw1 + rb1)
+        z = hv @ rw2 + rb2
+        e = np.exp(z - z.max(axis=1, keepdims=True))
+        pv = e / e.sum(axis=1, keepdims=True)
+        n = len(labels)
+        loss = -np.mean(np.log(pv[np.arange(n), labels]))
+        dz = pv.copy()
+        dz[np.arange(n), labels] -= 1
+        dz /= n
+        dw2, db2 = hv.T @ dz, dz.sum(axis=0)
+        dh = (dz @ rw2.T) * (1 - hv * hv)
+        dw1, db1 = data.T @ dh, dh.sum(axis=0)
+        for q, g in zip(ref, (dw1, db1, dw2, db2)):
+            q -= lr * g
+        return loss
+
+    # Same loss and same updated parameters after one step on both sides.
+    np.testing.assert_allclose(step(data, labels), reference(), rtol=1e-4)
+    for q, r in zip(params, ref):
+        np.testing.assert_allclose(q.get_value(), r, rtol=1e-3, atol=1e-5)
+    repeat = 10 if quick else 50
+    return dict(kiln=median_time(lambda: step(data, labels), repeat), reference=median_time(reference, repeat),
+                note="784-500-10 MLP SGD step (forward, backward, update), batch 128, float32")
+
+
 BENCHMARKS = {
     "call_overhead_add_2xf64": bench_call_overhead,
     "elemwise_5op_10M_f32": bench_elemwise,
     "mlp_forward_784_500_10_b128": bench_mlp_forward,
+    "mlp_sgd_step_784_500_10_b128": bench_mlp_sgd_step,
 }
 
 

@@ -10,9 +10,11 @@ from .configparser import config
 from ._core import MissingInputError, UnusedInputError
 from .compile import function, shared
 from . import tensor
+from . import gradient
+from .gradient import grad
 from .tensor import TensorType, TensorVariable
 
 __version__ = "0.1.0"
 
-__all__ = ["config", "function", "shared", "tensor", "TensorType", "TensorVariable", "MissingInputError",
+__all__ = ["config", "function", "shared", "tensor", "gradient", "grad", "TensorType", "TensorVariable", "MissingInputError",
            "UnusedInputError"]

@@ -54,6 +54,23 @@ def Rop(f, wrt, eval_points, disconnected_outputs="raise", return_disconnected="
     return out if is_list else out[0]
 
 
+def jacobian(expression, wrt, consider_constant=None, disconnected_inputs="raise"):
+    """The Jacobian of a scalar or vector ``expression`` with respect to ``wrt`` (a variable or a
+    list): shape ``expression.shape + wrt.shape``, computed row by row when the function runs."""
+    del consider_constant
+    wrt_list, is_list = _as_list(wrt)
+    out = _core.jacobian(expression, wrt_list, disconnected_inputs)
+    return out if is_list else out[0]
+
+
+def hessian(cost, wrt, consider_constant=None, disconnected_inputs="raise"):
+    """The Hessian of the scalar ``cost`` with respect to ``wrt`` (vectors)."""
+    del consider_constant
+    wrt_list, is_list = _as_list(wrt)
+    out = _core.hessian(cost, wrt_list, disconnected_inputs)
+    return out if is_list else out[0]
+
+
 def zero_grad(x):
     """``x`` in the forward pass; its gradient is zero."""
     return _core.zero_grad(x)

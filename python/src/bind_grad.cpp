@@ -43,6 +43,12 @@ void bind_grad(nb::module_& m) {
   m.def("Rop", [](nb::handle f, nb::handle wrt, nb::handle eval_points) {
     return Rop(var_list(f), var_list(wrt), var_list(eval_points));
   });
+  m.def("jacobian", [](nb::handle expression, nb::handle wrt, const std::string& disconnected_inputs) {
+    return jacobian(v(expression), var_list(wrt), disconnected_inputs);
+  });
+  m.def("hessian", [](nb::handle cost, nb::handle wrt, const std::string& disconnected_inputs) {
+    return hessian(v(cost), var_list(wrt), disconnected_inputs);
+  });
   m.def("zero_grad", [](nb::handle x) { return zero_grad(v(x)); });
   m.def("disconnected_grad", [](nb::handle x) { return disconnected_grad(v(x)); });
   m.def("grad_clip", [](nb::handle x, double lo, double hi) { return grad_clip(v(x), lo, hi); });

@@ -84,6 +84,17 @@ void bind_blas(nb::module_& m) {
   m.def("outer", [](nb::handle a, nb::handle b) { return outer(v(a), v(b)); }, nb::arg("x"), nb::arg("y"));
 }
 
+void bind_nnet(nb::module_& m) {
+  m.def("softmax", [](nb::handle x) { return softmax(v(x)); });
+  m.def("log_softmax", [](nb::handle x) { return log_softmax(v(x)); });
+  m.def("relu", [](nb::handle x, double alpha) { return relu(v(x), alpha); }, nb::arg("x"), nb::arg("alpha") = 0.0);
+  m.def("categorical_crossentropy", [](nb::handle c, nb::handle t) { return categorical_crossentropy(v(c), v(t)); },
+        nb::arg("coding_dist"), nb::arg("true_dist"));
+  m.def("binary_crossentropy", [](nb::handle o, nb::handle t) { return binary_crossentropy(v(o), v(t)); },
+        nb::arg("output"), nb::arg("target"));
+  m.def("hard_sigmoid", [](nb::handle x) { return hard_sigmoid(v(x)); });
+}
+
 void bind_shape(nb::module_& m) {
   m.def("shape", [](nb::handle x) { return shape(v(x)); });
   m.def("shape_i", [](nb::handle x, int i) { return shape_i(v(x), i); });
@@ -96,6 +107,7 @@ void bind_ops(nb::module_& m) {
   bind_reduce(m);
   bind_blas(m);
   bind_shape(m);
+  bind_nnet(m);
 }
 
 }  // namespace kiln::py

@@ -5,6 +5,8 @@
 // differentiated again. The walks are iterative over a topological order, never recursive.
 #pragma once
 
+#include <functional>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -64,5 +66,20 @@ Var grad_scale(const Var& x, double multiplier);
 Var grad_undefined(const Op& op, int index, const Var& like, const std::string& reason);
 /// Whether the graph of `v` contains an undefined gradient; fills `reason` with its message.
 bool contains_undefined_grad(const Var& v, std::string* reason = nullptr);
+
+struct VerifyGradOptions {
+  int n_tests = 2;
+  uint64_t seed = 42;
+  std::optional<double> eps;      // finite-difference step; default by dtype
+  std::optional<double> abs_tol;  // default: 1e-4 for float64, 1e-2 for float32
+  std::optional<double> rel_tol;
+};
+
+/// Theano's verify_grad: builds fun(inputs) on one float input per array of `point`, projects
+/// the output on a random direction, and compares the symbolic gradient of the projection with
+/// central finite differences. Throws ValueError with the input, position, analytic and numeric
+/// values and both errors when they differ beyond both tolerances.
+void verify_grad(const std::function<Var(const std::vector<Var>&)>& fun, const std::vector<Array>& point,
+                 const VerifyGradOptions& options = {});
 
 }  // namespace kiln
