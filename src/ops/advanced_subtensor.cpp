@@ -5,10 +5,16 @@
 // position of their broadcast shape, and a block (x's remaining axes) is copied from there
 // (gather) or stored/added there (scatter). The scatter runs in index order, so repeated indices
 // accumulate for inc (numpy.add.at) and the last one wins for set.
+//
+// Gradients are Theano's: a gather's gradient scatters gz with inc (so repeated indices
+// accumulate), a scatter's value gets gz gathered at the same indices; index inputs are
+// disconnected. As in Theano, set with repeated indices gives every copy of the value the
+// gradient, though only the last write survives.
 #include <algorithm>
 
 #include "kiln/error.hpp"
 #include "kiln/ops/elemwise.hpp"
+#include "kiln/ops/shape.hpp"
 #include "kiln/ops/subtensor.hpp"
 #include "ops/subtensor_impl.hpp"
 
@@ -132,6 +138,8 @@ std::vector<Var> index_shape_graph(const Apply& node, size_t first, size_t k,
   return out;
 }
 
+Var advanced_inc(const Var& x, const Var& y, const std::vector<Var>& indices, bool one, bool set);
+
 // x[i0, i1, ...]: `one` names it AdvancedSubtensor1 (a single index tensor on the first axis).
 class AdvancedSubtensor final : public Op {
  public:
@@ -175,6 +183,21 @@ class AdvancedSubtensor final : public Op {
     detail::store_blocks(x.dtype(), block, result.data(), out_block_strides, dst_off, x.data(), x_block_strides,
                          src_off, detail::StoreMode::Copy);
     out[0] = result;
+  }
+
+  std::vector<Var> L_op(const Apply& node, const std::vector<Var>& gz) const override {
+    std::vector<Var> grads(node.inputs().size());
+    const Var& x = node.input(0);
+    if (is_discrete(x->dtype())) return grads;
+    std::vector<Var> indices(node.inputs().begin() + 1, node.inputs().end());
+    grads[0] = advanced_inc(zeros_like(x), gz[0], indices, one_, false);
+    return grads;
+  }
+
+  // Linear in x: the same gather of the tangent.
+  std::vector<Var> R_op(const Apply& node, const std::vector<Var>& ev) const override {
+    if (!ev[0]) return {nullptr};
+    return {make_node1(node.op_ptr(), detail::with_index_inputs({ev[0]}, node, 1))};
   }
 
  private:
@@ -231,6 +254,31 @@ class AdvancedIncSubtensor final : public Op {
     detail::store_blocks(result.dtype(), block, result.data(), result_block_strides, dst_off, value.data(),
                          value_block_strides, src_off, set_ ? detail::StoreMode::Copy : detail::StoreMode::Add);
     out[0] = result;
+  }
+
+  // x gets gz (zeroed where overwritten, for set); y gets gz gathered at the indices, summed over
+  // the axes it was broadcast along.
+  std::vector<Var> L_op(const Apply& node, const std::vector<Var>& gz) const override {
+    std::vector<Var> grads(node.inputs().size());
+    const Var& x = node.input(0);
+    if (is_discrete(x->dtype())) return grads;
+    const Var g = cast(gz[0], x->dtype());
+    std::vector<Var> indices(node.inputs().begin() + 2, node.inputs().end());
+    Var gathered = one_ ? advanced_subtensor1(g, indices[0]) : advanced_subtensor(g, indices);
+    grads[0] = set_ ? advanced_inc(g, typed_constant(0, g->dtype()), indices, one_, true) : g;
+    grads[1] = detail::fit_to_input(gathered, node.input(1));
+    return grads;
+  }
+
+  // Linear in (x, y) together: the same store applied to the tangents, zeros standing in for
+  // the one held constant.
+  std::vector<Var> R_op(const Apply& node, const std::vector<Var>& ev) const override {
+    const Var &x = node.input(0), &y = node.input(1);
+    if (!ev[0] && !ev[1]) return {nullptr};
+    if (!set_ && !ev[1]) return {ev[0]};
+    Var tx = ev[0] ? cast(ev[0], x->dtype()) : zeros_like(x);
+    Var ty = ev[1] ? detail::fit_to_input(ev[1], y) : zeros_like(y);
+    return {make_node1(node.op_ptr(), detail::with_index_inputs({tx, ty}, node, 2))};
   }
 
  private:

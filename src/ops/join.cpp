@@ -1,5 +1,5 @@
 // Join (concatenate along an axis) and Split (cut along an axis into views), with the builders
-// join, concatenate, stack and split.
+// join, concatenate, stack and split. Each is the other's gradient.
 #include <numeric>
 #include <string_view>
 
@@ -33,6 +33,8 @@ class Join final : public Op {
   std::vector<TensorType> make_outputs(const std::vector<Var>& inputs) const override;
   std::vector<std::vector<Var>> infer_shape(const Apply& node, const std::vector<std::vector<Var>>& in) const override;
   void perform(const Apply& node, std::span<const Array> in, std::span<Array> out) const override;
+  std::vector<Var> L_op(const Apply& node, const std::vector<Var>& gz) const override;
+  std::vector<Var> R_op(const Apply& node, const std::vector<Var>& ev) const override;
 
  private:
   int axis_;
@@ -117,6 +119,33 @@ void Join::perform(const Apply& node, std::span<const Array> in, std::span<Array
   out[0] = r;
 }
 
+// The gradient cut back into the inputs' slabs; integer inputs get none.
+std::vector<Var> Join::L_op(const Apply& node, const std::vector<Var>& gz) const {
+  const auto& in = node.inputs();
+  if (is_discrete(node.output_ptr(0)->dtype())) return std::vector<Var>(in.size());
+  std::vector<Var> sizes;
+  for (const Var& x : in) sizes.push_back(shape_i(x, axis_));
+  std::vector<Var> pieces = split(gz[0], detail::size_vector(sizes), static_cast<int>(in.size()), axis_);
+  std::vector<Var> grads;
+  for (size_t i = 0; i < in.size(); ++i) grads.push_back(detail::fit_to_input(pieces[i], in[i]));
+  return grads;
+}
+
+// Linear in all inputs at once: the tangents joined, zeros standing in for inputs held constant.
+std::vector<Var> Join::R_op(const Apply& node, const std::vector<Var>& ev) const {
+  const DType dt = node.output_ptr(0)->dtype();
+  std::vector<Var> parts;
+  bool any = false;
+  for (size_t i = 0; i < ev.size(); ++i) {
+    const Var& x = node.input(static_cast<int>(i));
+    const bool moves = ev[i] && !is_discrete(x->dtype());
+    any = any || moves;
+    parts.push_back(moves ? cast(detail::fit_to_input(ev[i], x), dt) : zeros_like(x, dt));
+  }
+  if (!any) return {nullptr};
+  return {join(axis_, parts)};
+}
+
 // ---------------------------------------------------------------- Split
 
 // Split{n_splits, axis}: x cut along `axis` into n_splits views of the sizes in input 1.
@@ -140,6 +169,16 @@ class Split final : public Op {
   std::vector<TensorType> make_outputs(const std::vector<Var>& inputs) const override;
   std::vector<std::vector<Var>> infer_shape(const Apply& node, const std::vector<std::vector<Var>>& in) const override;
   void perform(const Apply& node, std::span<const Array> in, std::span<Array> out) const override;
+
+  // The pieces' gradients joined back (a piece the cost does not use arrives as zeros).
+  std::vector<Var> L_op(const Apply& node, const std::vector<Var>& gz) const override {
+    if (is_discrete(node.input(0)->dtype())) return {nullptr, nullptr};
+    return {detail::fit_to_input(join(axis_, gz), node.input(0)), nullptr};
+  }
+  std::vector<Var> R_op(const Apply& node, const std::vector<Var>& ev) const override {
+    if (!ev[0]) return std::vector<Var>(n_);
+    return split(detail::fit_to_input(ev[0], node.input(0)), node.input(1), n_, axis_);
+  }
 
  private:
   int n_;

@@ -1,5 +1,8 @@
 // Shape operations: Shape, Shape_i, MakeVector, Reshape, Alloc, ARange and Eye, and the builders
 // made of them (flatten, zeros/ones(_like), fill). Join and Split live in join.cpp.
+//
+// Gradients follow Theano's. Sizes never receive one: growing a shape does not change the values
+// already there, so every size input is disconnected, and Shape, Shape_i and Eye pass none at all.
 #include "kiln/ops/shape.hpp"
 
 #include <algorithm>
@@ -9,6 +12,8 @@
 #include "kiln/config.hpp"
 #include "kiln/error.hpp"
 #include "kiln/ops/elemwise.hpp"
+#include "kiln/ops/reduce.hpp"
+#include "kiln/ops/subtensor.hpp"
 #include "ops/shape_impl.hpp"
 #include "runtime/convert.hpp"
 
@@ -53,6 +58,26 @@ Var size_product(const std::vector<Var>& sizes) {
   return p;
 }
 
+Var fit_to_input(Var g, const Var& input) {
+  if (!g || is_discrete(input->dtype())) return nullptr;
+  const int lead = g->ndim() - input->ndim();
+  KILN_ASSERT(lead >= 0) << "a gradient of rank " << g->ndim() << " for " << input->label() << " of rank "
+                         << input->ndim();
+  std::vector<int> axes, pattern;
+  for (int d = 0; d < lead; ++d) axes.push_back(d);
+  int kept = 0;
+  for (int d = 0; d < input->ndim(); ++d) {
+    if (input->type().broadcastable(d) && !g->type().broadcastable(lead + d)) {
+      axes.push_back(lead + d);  // of size 1 at run time: the sum only makes that static
+      pattern.push_back(-1);
+    } else {
+      pattern.push_back(kept++);
+    }
+  }
+  if (!axes.empty()) g = dimshuffle(sum(g, axes), pattern);
+  return g->dtype() == input->dtype() ? g : cast(g, input->dtype());
+}
+
 }  // namespace detail
 
 using detail::as_size;
@@ -89,6 +114,7 @@ std::string static_shape_str(const std::vector<int64_t>& shape) {
 class ShapeOp final : public Op {
  public:
   std::string name() const override { return "Shape"; }
+  bool differentiable() const override { return false; }
   std::vector<TensorType> make_outputs(const std::vector<Var>& inputs) const override {
     KILN_USER_CHECK(inputs.size() == 1, TypeError) << "Shape takes 1 input";
     return {TensorType(DType::Int64, {inputs[0]->ndim()})};
@@ -109,6 +135,7 @@ class ShapeI final : public Op {
   explicit ShapeI(int axis) : axis_(axis) {}
   int axis() const { return axis_; }
   std::string name() const override { return "Shape_i{" + std::to_string(axis_) + "}"; }
+  bool differentiable() const override { return false; }
   bool equals(const Op& o) const override {
     auto* s = dynamic_cast<const ShapeI*>(&o);
     return s && s->axis_ == axis_;
@@ -169,6 +196,30 @@ class MakeVector final : public Op {
   std::vector<std::vector<Var>> infer_shape(const Apply& node, const std::vector<std::vector<Var>>&) const override {
     return {{int64_constant(static_cast<int64_t>(node.inputs().size()))}};
   }
+  bool differentiable() const override { return !is_discrete(dtype_); }
+
+  // Entry i of the gradient goes to input i (integer inputs get none).
+  std::vector<Var> L_op(const Apply& node, const std::vector<Var>& gz) const override {
+    std::vector<Var> grads(node.inputs().size());
+    if (is_discrete(dtype_)) return grads;
+    for (size_t i = 0; i < grads.size(); ++i)
+      if (!is_discrete(node.input(i)->dtype()))
+        grads[i] = detail::fit_to_input(subtensor(gz[0], {Index::at(static_cast<int64_t>(i))}), node.input(i));
+    return grads;
+  }
+
+  std::vector<Var> R_op(const Apply& node, const std::vector<Var>& ev) const override {
+    std::vector<Var> entries;
+    bool any = false;
+    for (size_t i = 0; i < ev.size(); ++i) {
+      any = any || ev[i];
+      entries.push_back(ev[i] && !is_discrete(node.input(i)->dtype()) ? cast(ev[i], dtype_)
+                                                                       : typed_constant(0, dtype_));
+    }
+    if (!any || is_discrete(dtype_)) return {nullptr};
+    return {make_vector(entries, dtype_)};
+  }
+
   void perform(const Apply&, std::span<const Array> in, std::span<Array> out) const override {
     Array r = Array::empty(dtype_, {static_cast<int64_t>(in.size())});
     for (size_t i = 0; i < in.size(); ++i)
@@ -209,6 +260,15 @@ class Reshape final : public Op {
 
   std::vector<std::vector<Var>> infer_shape(const Apply& node, const std::vector<std::vector<Var>>& in) const override;
   void perform(const Apply&, std::span<const Array> in, std::span<Array> out) const override;
+
+  // The gradient takes x's shape back; shape_list keeps x's static sizes in the result's type.
+  std::vector<Var> L_op(const Apply& node, const std::vector<Var>& gz) const override {
+    const Var& x = node.input(0);
+    return {detail::fit_to_input(reshape(gz[0], shape_list(x)), x), nullptr};
+  }
+  std::vector<Var> R_op(const Apply& node, const std::vector<Var>& ev) const override {
+    return {ev[0] ? reshape(ev[0], node.input(1), ndim_) : nullptr};
+  }
 
  private:
   std::vector<int64_t> static_shape(const Var& x, const Var& s) const;
@@ -342,6 +402,20 @@ class Alloc final : public Op {
     return {shape};
   }
   void perform(const Apply&, std::span<const Array> in, std::span<Array> out) const override;
+
+  // Every copy of an element of the value contributes: sum over the new leading axes and the
+  // axes the value was broadcast along. As in Theano, an axis that broadcasts only at run time
+  // (size 1 without a static 1) is not summed.
+  std::vector<Var> L_op(const Apply& node, const std::vector<Var>& gz) const override {
+    std::vector<Var> grads(node.inputs().size());
+    grads[0] = detail::fit_to_input(gz[0], node.input(0));
+    return grads;
+  }
+  std::vector<Var> R_op(const Apply& node, const std::vector<Var>& ev) const override {
+    if (!ev[0]) return {nullptr};
+    std::vector<Var> sizes(node.inputs().begin() + 1, node.inputs().end());
+    return {alloc(detail::fit_to_input(ev[0], node.input(0)), sizes)};
+  }
 };
 
 std::vector<TensorType> Alloc::make_outputs(const std::vector<Var>& inputs) const {
@@ -477,6 +551,24 @@ class ARange final : public Op {
 
   std::vector<std::vector<Var>> infer_shape(const Apply& node, const std::vector<std::vector<Var>>&) const override;
 
+  // out[i] = start + i * step, so start gets sum(gz) and step sum(gz * i). stop only decides the
+  // length, and so does not change any value: it is disconnected.
+  bool differentiable() const override { return !is_discrete(dtype_); }
+  std::vector<Var> L_op(const Apply& node, const std::vector<Var>& gz) const override {
+    if (is_discrete(dtype_)) return {nullptr, nullptr, nullptr};
+    Var steps = arange(shape_i(node.output(0), 0), gz[0]->dtype());
+    return {detail::fit_to_input(sum(gz[0]), node.input(0)), nullptr,
+            detail::fit_to_input(sum(gz[0] * steps), node.input(2))};
+  }
+  std::vector<Var> R_op(const Apply& node, const std::vector<Var>& ev) const override {
+    const Var out = node.output(0);
+    const bool d_start = ev[0] && !is_discrete(node.input(0)->dtype());
+    const bool d_step = ev[2] && !is_discrete(node.input(2)->dtype());
+    if (is_discrete(dtype_) || (!d_start && !d_step)) return {nullptr};
+    Var r = d_step ? arange(shape_i(out, 0), dtype_) * ev[2] : zeros_like(out);
+    return {d_start ? r + ev[0] : r};
+  }
+
   void perform(const Apply&, std::span<const Array> in, std::span<Array> out) const override {
     Array r = Array::empty(dtype_, {arange_length(in[0], in[1], in[2], name())});
     const bool discrete = is_discrete(in[0].dtype()) && is_discrete(in[1].dtype()) && is_discrete(in[2].dtype());
@@ -535,6 +627,12 @@ class Eye final : public Op {
   std::vector<std::vector<Var>> infer_shape(const Apply& node, const std::vector<std::vector<Var>>&) const override {
     return {{to_int64(node.input(0)), to_int64(node.input(1))}};
   }
+  // A constant pattern of its integer sizes: nothing to differentiate, whatever the dtype.
+  bool differentiable() const override { return false; }
+  std::vector<Var> L_op(const Apply& node, const std::vector<Var>&) const override {
+    return std::vector<Var>(node.inputs().size());
+  }
+  std::vector<Var> R_op(const Apply&, const std::vector<Var>&) const override { return {nullptr}; }
   void perform(const Apply&, std::span<const Array> in, std::span<Array> out) const override {
     const int64_t n = in[0].item_as_int(), m = in[1].item_as_int(), k = in[2].item_as_int();
     KILN_USER_CHECK(n >= 0 && m >= 0, ValueError)

@@ -1,5 +1,6 @@
-// Private helpers shared by the shape op family (shape.cpp, join.cpp): reading constant sizes off
-// the graph, bringing sizes to int64 scalars, and hashing op properties.
+// Private helpers shared by the shape op family (shape.cpp, join.cpp) and the indexing ops:
+// reading constant sizes off the graph, bringing sizes to int64 scalars, fitting gradients to
+// their input's type, and hashing op properties.
 #pragma once
 
 #include <cstdint>
@@ -24,6 +25,13 @@ Var as_size(const Var& v, const std::string& op, const std::string& what);
 Var size_vector(const std::vector<Var>& sizes);
 /// The product of int64 scalars (the constant 1 for none).
 Var size_product(const std::vector<Var>& sizes);
+
+/// A gradient (or a tangent) brought to the type of `input`: summed over the leading axes it has
+/// beyond input's rank (input was broadcast along them) and over the axes where input has static
+/// size 1 but it does not, then cast to input's dtype. Those sums keep the result's static shape
+/// equal to input's, which ops downstream rely on (DimShuffle can only drop static size-1 axes).
+/// nullptr for a null `g` or an integer `input`: no gradient flows to integers.
+Var fit_to_input(Var g, const Var& input);
 
 /// Mixes `value` into `seed` (the boost::hash_combine recipe).
 inline size_t hash_mix(size_t seed, size_t value) {

@@ -5,6 +5,9 @@
 // an entry is absent, a literal kept in the op, or symbolic: then it is one of the node's extra
 // inputs, in entry order, as in Theano's Subtensor idx_list. Literals give static output shapes
 // and build-time range checks; symbolic parts are read at run time.
+//
+// Gradients are Theano's: the gradient of x[idx] is inc_subtensor(zeros_like(x)[idx], gz), and
+// the set/inc forms pass gz[idx] to the value; the symbolic index parts are disconnected.
 #include "kiln/ops/subtensor.hpp"
 
 #include <algorithm>
@@ -14,6 +17,7 @@
 
 #include "kiln/error.hpp"
 #include "kiln/ops/elemwise.hpp"
+#include "kiln/ops/shape.hpp"
 #include "ops/subtensor_impl.hpp"
 #include "runtime/convert.hpp"
 #include "runtime/strided_loop.hpp"
@@ -497,6 +501,14 @@ class Subtensor final : public Op {
     out[0] = select_region(name(), entries_, in[0], in.subspan(1));
   }
 
+  std::vector<Var> L_op(const Apply& node, const std::vector<Var>& gz) const override;
+
+  // Linear in x: the same selection of the tangent.
+  std::vector<Var> R_op(const Apply& node, const std::vector<Var>& ev) const override {
+    if (!ev[0]) return {nullptr};
+    return {make_node1(node.op_ptr(), detail::with_index_inputs({ev[0]}, node, 1))};
+  }
+
  private:
   Entries entries_;
 };
@@ -542,10 +554,45 @@ class IncSubtensor final : public Op {
     out[0] = result;
   }
 
+  // x gets gz (where it is not overwritten, for set); y gets gz[idx], summed over the axes it was
+  // broadcast along.
+  std::vector<Var> L_op(const Apply& node, const std::vector<Var>& gz) const override {
+    std::vector<Var> grads(node.inputs().size());
+    const Var& x = node.input(0);
+    if (is_discrete(x->dtype())) return grads;
+    const Var g = cast(gz[0], x->dtype());
+    Var region = make_node1(std::make_shared<Subtensor>(entries_), detail::with_index_inputs({g}, node, 2));
+    grads[0] = set_ ? make_node1(std::make_shared<IncSubtensor>(entries_, true),
+                                 detail::with_index_inputs({g, typed_constant(0, g->dtype())}, node, 2))
+                    : g;
+    grads[1] = detail::fit_to_input(region, node.input(1));
+    return grads;
+  }
+
+  // Linear in (x, y) together: the same store applied to the tangents, zeros standing in for
+  // the one held constant.
+  std::vector<Var> R_op(const Apply& node, const std::vector<Var>& ev) const override {
+    const Var &x = node.input(0), &y = node.input(1);
+    if (!ev[0] && !ev[1]) return {nullptr};
+    if (!set_ && !ev[1]) return {ev[0]};
+    Var tx = ev[0] ? cast(ev[0], x->dtype()) : zeros_like(x);
+    Var ty = ev[1] ? detail::fit_to_input(ev[1], y) : zeros_like(y);
+    return {make_node1(node.op_ptr(), detail::with_index_inputs({tx, ty}, node, 2))};
+  }
+
  private:
   Entries entries_;
   bool set_;
 };
+
+std::vector<Var> Subtensor::L_op(const Apply& node, const std::vector<Var>& gz) const {
+  std::vector<Var> grads(node.inputs().size());
+  const Var& x = node.input(0);
+  if (is_discrete(x->dtype())) return grads;
+  std::vector<Var> head = {zeros_like(x), cast(gz[0], x->dtype())};
+  grads[0] = make_node1(std::make_shared<IncSubtensor>(entries_, false), detail::with_index_inputs(head, node, 1));
+  return grads;
+}
 
 // ---------------------------------------------------------------- builders' helpers
 

@@ -47,6 +47,13 @@ enum class StoreMode { Copy, Add };
 void store_blocks(DType dt, const Shape& block, char* dst, const Shape& dst_strides, std::span<const int64_t> dst_off,
                   const char* src, const Shape& src_strides, std::span<const int64_t> src_off, StoreMode mode);
 
+/// `head` followed by the inputs of `node` from `first` on: the same index inputs under new
+/// leading ones, for building a gradient or a tangent with the node's own index.
+inline std::vector<Var> with_index_inputs(std::vector<Var> head, const Apply& node, size_t first) {
+  head.insert(head.end(), node.inputs().begin() + static_cast<std::ptrdiff_t>(first), node.inputs().end());
+  return head;
+}
+
 /// If `node` is an integer-array indexing node, the matching set/inc node on its input with the
 /// value y (cast to the input's dtype); else nullptr. Lets set_subtensor dispatch without a
 /// central switch over op classes.
