@@ -12,6 +12,7 @@
 #include "kiln/ops/elemwise.hpp"
 #include "kiln/ops/reduce.hpp"
 #include "kiln/ops/shape.hpp"
+#include "ops/shape_impl.hpp"
 
 namespace kiln {
 namespace {
@@ -43,8 +44,9 @@ Var checked_input_grad(const Apply& node, size_t i, Var g) {
   const Var& in = node.input(static_cast<int>(i));
   KILN_ASSERT(g->ndim() == in->ndim()) << node.op().name() << ".L_op returned a gradient of rank " << g->ndim()
                                        << " for input " << i << " of rank " << in->ndim();
-  if (is_float(in->dtype()) && g->dtype() != in->dtype()) g = cast(g, in->dtype());
-  return g;
+  // Sum over axes the input has of static size 1 but the gradient does not, and cast: every
+  // gradient then has its input's exact static type, which ops further back rely on.
+  return is_float(in->dtype()) ? detail::fit_to_input(g, in) : g;
 }
 
 void add_term(std::unordered_map<const Variable*, Var>& grads, const Variable* v, const Var& g) {
@@ -174,7 +176,8 @@ std::vector<Var> Rop(const std::vector<Var>& f, const std::vector<Var>& wrt, con
     KILN_USER_CHECK(wrt[i]->ndim() == eval_points[i]->ndim(), TypeError)
         << "Rop: eval point " << i << " has rank " << eval_points[i]->ndim() << " but " << wrt[i]->label()
         << " has rank " << wrt[i]->ndim();
-    tangent[wrt[i].get()] = eval_points[i];
+    // An eval point less constrained than its variable (a matrix for a row) is brought to its type.
+    tangent[wrt[i].get()] = is_float(wrt[i]->dtype()) ? detail::fit_to_input(eval_points[i], wrt[i]) : eval_points[i];
   }
   for (Apply* node : toposort(f)) {
     std::vector<Var> ev;

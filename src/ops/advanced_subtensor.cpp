@@ -293,6 +293,8 @@ Var advanced_inc(const Var& x, const Var& y, const std::vector<Var>& indices, bo
   return make_node1(std::make_shared<AdvancedIncSubtensor>(one, set), std::move(inputs));
 }
 
+KILN_REGISTER_OP_KINDS({{"AdvancedSubtensor1", true}, {"AdvancedSubtensor", true}, {"AdvancedIncSubtensor1", true}, {"AdvancedIncSubtensor", true}});
+
 }  // namespace
 
 namespace detail {

@@ -257,6 +257,8 @@ void Split::perform(const Apply&, std::span<const Array> in, std::span<Array> ou
   }
 }
 
+KILN_REGISTER_OP_KINDS({{"Join", true}, {"Split", true}});
+
 }  // namespace
 
 // ---------------------------------------------------------------- builders

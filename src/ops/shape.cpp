@@ -761,6 +761,8 @@ std::vector<Var> constant_sizes(const std::vector<int64_t>& shape) {
   for (int64_t s : shape) sizes.push_back(int64_constant(s));
   return sizes;
 }
+KILN_REGISTER_OP_KINDS({{"Shape", false}, {"Shape_i", false}, {"MakeVector", true}, {"Reshape", true}, {"Alloc", true}, {"ARange", true}, {"Eye", false}});
+
 }  // namespace
 
 Var zeros(const std::vector<Var>& shape, std::optional<DType> dtype) {

@@ -640,6 +640,8 @@ Var int_entry_var(const Index& i) {
   return i.start.var();
 }
 
+KILN_REGISTER_OP_KINDS({{"Subtensor", true}, {"IncSubtensor", true}});
+
 }  // namespace
 
 // ---------------------------------------------------------------- builders

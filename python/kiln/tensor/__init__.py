@@ -5,7 +5,7 @@ from .._core import (TensorType, TensorVariable, as_tensor_variable, constant, F
                      add, sub, mul, true_div, int_div, mod, pow, neg, abs, sgn, minimum, maximum, sqr, clip,
                      exp, exp2, expm1, log, log2, log10, log1p, sqrt, reciprocal,
                      sin, cos, tan, arcsin, arccos, arctan, arctan2, sinh, cosh, tanh, arcsinh, arccosh, arctanh,
-                     sigmoid, softplus, erf, erfc, erfinv, erfcinv, gamma, gammaln, psi,
+                     sigmoid, softplus, erf, erfc, erfinv, erfcinv, gamma, gammaln, psi, tri_gamma,
                      floor, ceil, trunc, round_half_to_even, round_half_away_from_zero, round,
                      lt, gt, le, ge, eq, neq, isnan, isinf, and_, or_, xor, invert, switch, cast, identity,
                      dimshuffle, transpose,
