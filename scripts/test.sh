@@ -14,8 +14,9 @@ cmake --build "$BUILD" -j2
 echo "== C++ tests"
 ctest --test-dir "$BUILD" --output-on-failure -j2
 
-echo "== C++ example"
+echo "== C++ examples"
 "$BUILD"/readme_example
+"$BUILD"/logistic_regression
 
 echo "== Python tests"
 PYTHONPATH="$PWD/python" "$PYTHON" -m pytest -q -p no:cacheprovider tests/python

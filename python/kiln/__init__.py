@@ -5,8 +5,14 @@
     x = T.matrix('x')
     f = kiln.function([x], T.tanh(x).sum())
 """
-from . import _core
-from .configparser import config
+import os as _os
+
+# kiln's OpenMP loops and OpenBLAS's threads take turns on the same cores; OpenMP threads that spin
+# while waiting slow BLAS calls right after a parallel loop. Sleep instead, unless the user chose.
+_os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
+from . import _core  # noqa: E402
+from .configparser import config  # noqa: E402
 from ._core import MissingInputError, UnusedInputError
 from .compile import function, shared
 from . import tensor

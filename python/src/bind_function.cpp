@@ -80,6 +80,7 @@ void bind_function(nb::module_& m) {
       .def_prop_ro("inputs", [](const PyFunction& f) { return f.function().inputs(); })
       .def_prop_ro("outputs", [](const PyFunction& f) { return f.function().outputs(); })
       .def_prop_ro("warnings", [](const PyFunction& f) { return f.function().warnings(); })
+      .def("profile_summary", [](const PyFunction& f) { return f.function().profile_summary(); })
       .def("nodes", [](const PyFunction& f) {
         std::vector<std::shared_ptr<Apply>> out;
         for (const Apply* a : f.function().nodes()) out.push_back(std::const_pointer_cast<Apply>(a->shared_from_this()));
@@ -90,7 +91,7 @@ void bind_function(nb::module_& m) {
         [](const std::vector<Var>& inputs, const std::vector<nb::handle>& outputs, bool unpack_single,
            const std::vector<std::pair<Var, nb::handle>>& updates, const std::vector<std::pair<Var, nb::handle>>& givens,
            const std::string& on_unused_input, nb::handle allow_input_downcast, const std::string& name,
-           const std::string& mode) {
+           const std::string& mode, bool profile) {
           FunctionOptions options;
           for (const auto& [k, val] : updates) options.updates.emplace_back(k, as_tensor_variable(val));
           for (const auto& [k, val] : givens) options.givens.emplace_back(k, as_tensor_variable(val));
@@ -98,13 +99,14 @@ void bind_function(nb::module_& m) {
           options.allow_input_downcast = !allow_input_downcast.is_none() && nb::cast<bool>(allow_input_downcast);
           options.name = name;
           options.mode = mode;
+          options.profile = profile;
           std::vector<Var> outs;
           for (nb::handle h : outputs) outs.push_back(as_tensor_variable(h));
           int allow = allow_input_downcast.is_none() ? -1 : (nb::cast<bool>(allow_input_downcast) ? 1 : 0);
           return PyFunction(Function::compile(inputs, outs, options), unpack_single, allow);
         },
         nb::arg("inputs"), nb::arg("outputs"), nb::arg("unpack_single"), nb::arg("updates"), nb::arg("givens"),
-        nb::arg("on_unused_input"), nb::arg("allow_input_downcast").none(), nb::arg("name"), nb::arg("mode"));
+        nb::arg("on_unused_input"), nb::arg("allow_input_downcast").none(), nb::arg("name"), nb::arg("mode"), nb::arg("profile") = false);
 }
 
 }  // namespace kiln::py

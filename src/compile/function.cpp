@@ -1,6 +1,10 @@
 #include "kiln/compile/function.hpp"
 
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
 #include <map>
+#include <sstream>
 #include <set>
 #include <unordered_map>
 
@@ -56,6 +60,7 @@ std::shared_ptr<const Function> Function::compile(std::vector<Var> inputs, std::
                                                   FunctionOptions options) {
   std::shared_ptr<Function> fn(new Function());
   fn->name_ = options.name;
+  fn->profile_ = options.profile;
   fn->allow_input_downcast_ = options.allow_input_downcast;
   std::string on_unused =
       options.on_unused_input.empty() ? Config::get().value("on_unused_input") : options.on_unused_input;
@@ -154,6 +159,10 @@ void Function::build_schedule() {
   for (const Var& o : outputs_) output_slots_.push_back(slot(o.get()));
   for (const Var& u : update_values_) update_slots_.push_back(slot(u.get()));
 
+  if (profile_) {
+    step_ns_.reset(new std::atomic<int64_t>[steps_.size()]);
+    for (size_t i = 0; i < steps_.size(); ++i) step_ns_[i] = 0;
+  }
   // Free each intermediate after its last reader, unless it is returned.
   std::set<int> pinned(output_slots_.begin(), output_slots_.end());
   pinned.insert(update_slots_.begin(), update_slots_.end());
@@ -162,6 +171,27 @@ void Function::build_schedule() {
     for (int in : steps_[s].input_slots) last_use[in] = static_cast<int>(s);
   for (int slot_index = 0; slot_index < num_slots_; ++slot_index)
     if (last_use[slot_index] >= 0 && !pinned.count(slot_index)) steps_[last_use[slot_index]].free_after.push_back(slot_index);
+}
+
+std::string Function::profile_summary() const {
+  if (!profile_) return "profiling is off: compile with profile=True\n";
+  std::vector<std::pair<int64_t, size_t>> order;
+  int64_t total = 0;
+  for (size_t i = 0; i < steps_.size(); ++i) {
+    order.emplace_back(step_ns_[i].load(), i);
+    total += order.back().first;
+  }
+  std::sort(order.rbegin(), order.rend());
+  std::ostringstream os;
+  const int64_t calls = std::max<int64_t>(1, calls_.load());
+  os << function_label(name_) << ": " << calls_.load() << " calls, " << total / 1000.0 / calls << " us per call in "
+     << steps_.size() << " nodes\n  us/call      %  node\n";
+  for (const auto& [ns, i] : order) {
+    char line[64];
+    std::snprintf(line, sizeof line, "%9.2f %6.1f  ", ns / 1000.0 / calls, total ? 100.0 * ns / total : 0.0);
+    os << line << describe_node(*steps_[i].node) << "\n";
+  }
+  return os.str();
 }
 
 std::vector<const Apply*> Function::nodes() const {
@@ -208,7 +238,10 @@ std::vector<Array> Function::operator()(const std::vector<Array>& args) const {
 
   const bool gc = Config::get().allow_gc();
   std::vector<Array> in_values, out_values;
-  for (const Step& step : steps_) {
+  ++calls_;
+  for (size_t step_index = 0; step_index < steps_.size(); ++step_index) {
+    const Step& step = steps_[step_index];
+    const auto started = profile_ ? std::chrono::steady_clock::now() : std::chrono::steady_clock::time_point();
     in_values.clear();
     for (int s : step.input_slots) in_values.push_back(ws[s]);
     out_values.assign(step.output_slots.size(), Array());
@@ -231,6 +264,8 @@ std::vector<Array> Function::operator()(const std::vector<Array>& args) const {
     }
     if (gc)
       for (int s : step.free_after) ws[s] = Array();
+    if (profile_)
+      step_ns_[step_index] += std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now() - started).count();
   }
 
   auto detach = [&](const Array& a) {

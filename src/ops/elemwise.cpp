@@ -328,6 +328,10 @@ void Elemwise::perform(const Apply& node, std::span<const Array> in, std::span<A
         const char* ptr = p[j] + start * s[j];
         if (!to_compute[j] && s[j] == tsize) {
           src[j] = ptr;  // already contiguous in the compute type: read in place
+        } else if (s[j] == 0) {
+          // Broadcast along the run: the block is the same value throughout; fill it once per run.
+          if (start == 0) (to_compute[j] ? to_compute[j] : strided_copy)(ptr, 0, scratch[j], tsize, std::min(kBlock, n));
+          src[j] = scratch[j];
         } else {
           (to_compute[j] ? to_compute[j] : strided_copy)(ptr, s[j], scratch[j], tsize, m);
           src[j] = scratch[j];

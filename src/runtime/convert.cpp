@@ -38,12 +38,15 @@ void convert_run(const char* src, int64_t ss, char* dst, int64_t ds, int64_t n) 
     for (int64_t i = 0; i < n; ++i) d[i] = convert_value<To>(s[i]);
     return;
   }
-  for (int64_t i = 0; i < n; ++i) {
-    From v;
-    std::memcpy(&v, src + i * ss, sizeof(From));
-    To out = convert_value<To>(v);
-    std::memcpy(dst + i * ds, &out, sizeof(To));
+  // Strided: kiln arrays are aligned to their element size (unaligned numpy arrays are copied
+  // on the way in), so typed loads and stores are safe.
+  if (ss == 0) {
+    const To v = convert_value<To>(*reinterpret_cast<const From*>(src));
+    for (int64_t i = 0; i < n; ++i) *reinterpret_cast<To*>(dst + i * ds) = v;
+    return;
   }
+  for (int64_t i = 0; i < n; ++i)
+    *reinterpret_cast<To*>(dst + i * ds) = convert_value<To>(*reinterpret_cast<const From*>(src + i * ss));
 }
 
 }  // namespace

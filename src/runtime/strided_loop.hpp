@@ -105,7 +105,8 @@ namespace kiln::detail {
 template <typename Run>
 void parallel_for_each_run(const StridedLayout& layout, const std::vector<char*>& bases, int64_t total_elements,
                            Run&& run) {
-  constexpr int64_t kParallelThreshold = 1 << 16;
+  // Below this, waking the thread team costs more than it saves (and competes with BLAS threads).
+  constexpr int64_t kParallelThreshold = 1 << 18;
   constexpr int64_t kPiece = 1 << 14;
   const int64_t runs = run_count(layout);
   const int nd = static_cast<int>(layout.shape.size());

@@ -7,6 +7,7 @@
 // is computed, so a call that fails leaves all shared variables as they were.
 #pragma once
 
+#include <atomic>
 #include <memory>
 #include <string>
 #include <utility>
@@ -29,6 +30,8 @@ struct FunctionOptions {
   std::string name;
   /// "FAST_RUN", "FAST_COMPILE" or "DebugMode"; empty means config.mode.
   std::string mode;
+  /// Time every node of every call (see Function::profile_summary).
+  bool profile = false;
 };
 
 class Function {
@@ -53,6 +56,8 @@ class Function {
   std::vector<const Apply*> nodes() const;
   /// Bring an input value to the input's type (dtype cast where allowed) or throw TypeError.
   Array filter_input(size_t index, const Array& value) const;
+  /// With options.profile: a table of the time spent in each node over all calls, slowest first.
+  std::string profile_summary() const;
 
   struct Step;
 
@@ -73,6 +78,9 @@ class Function {
   std::string name_;
   std::vector<std::string> warnings_;
   std::vector<std::shared_ptr<Apply>> keep_alive_;
+  bool profile_ = false;
+  std::unique_ptr<std::atomic<int64_t>[]> step_ns_;  // per step, when profiling
+  mutable std::atomic<int64_t> calls_{0};
 };
 
 struct Function::Step {

@@ -32,7 +32,7 @@ def function(inputs, outputs=None, mode=None, updates=None, givens=None, no_defa
     list). ``updates`` are (shared variable, new value) pairs applied after the outputs are
     computed, all reading the old values. ``givens`` substitutes variables before compiling.
     """
-    del no_default_updates, accept_inplace, rebuild_strict, profile
+    del no_default_updates, accept_inplace, rebuild_strict
     if not isinstance(inputs, (list, tuple)):
         raise TypeError("function: inputs must be a list of variables")
     unpack_single = outputs is not None and not isinstance(outputs, (list, tuple))
@@ -46,7 +46,7 @@ def function(inputs, outputs=None, mode=None, updates=None, givens=None, no_defa
         mode = getattr(mode, "name", str(mode))
     fn = _core.compile_function(
         list(inputs), outs, unpack_single, _pairs(updates, "updates"), _pairs(givens, "givens"),
-        on_unused_input or "", allow_input_downcast, name or "", mode or "")
+        on_unused_input or "", allow_input_downcast, name or "", mode or "", bool(profile))
     for message in fn.warnings:
         warnings.warn(message, stacklevel=2)
     return fn
