@@ -109,6 +109,9 @@ def _pts(*domains_and_shapes):
 SEPARATED = lambda rng, shape: (rng.permutation(int(np.prod(shape)) or 1)[:int(np.prod(shape))].reshape(shape)  # noqa: E731
                                  * 0.37 - 1.3 + rng.uniform(0, 0.05, shape))
 
+# Same grid shifted by half a step: never within 0.13 of a SEPARATED value (no ties for min/max).
+SEPARATED_SHIFTED = lambda rng, shape: SEPARATED(rng, shape) + 0.185  # noqa: E731
+
 GRAD_CASES = []
 for _name, (_op, _ref, _domain) in UNARY_FLOAT.items():
     if _name in ("floor", "ceil", "trunc", "round_half_to_even", "tri_gamma"):
@@ -124,8 +127,8 @@ GRAD_CASES += [
     ("mul_scalar", lambda x, s: x * s, _pts((ANY, (3, 4)), (ANY, ()))),
     ("true_div", T.true_div, _pts((ANY, (3, 4)), (POSITIVE, (3, 4)))),
     ("pow", T.pow, _pts((POSITIVE, (3, 4)), (ANY, (3, 4)))),
-    ("minimum", T.minimum, _pts((SEPARATED, (3, 4)), (SEPARATED, (3, 4)))),
-    ("maximum", T.maximum, _pts((SEPARATED, (3, 4)), (SEPARATED, (3, 4)))),
+    ("minimum", T.minimum, _pts((SEPARATED, (3, 4)), (SEPARATED_SHIFTED, (3, 4)))),
+    ("maximum", T.maximum, _pts((SEPARATED, (3, 4)), (SEPARATED_SHIFTED, (3, 4)))),
     ("arctan2", T.arctan2, _pts((ANY, (3, 4)), (POSITIVE, (3, 4)))),
     ("mod", T.mod, _pts((uniform(0.1, 0.9), (3, 4)), (uniform(1.1, 2), (3, 4)))),
     ("clip", lambda x: T.clip(x, -0.7, 0.9), _pts((SEPARATED, (3, 4)))),

@@ -1,5 +1,6 @@
 """Elementwise ops against numpy/scipy over every dtype class, with broadcasting, 0-d and 0-size."""
 import warnings
+import zlib
 
 import numpy as np
 import pytest
@@ -28,7 +29,7 @@ def run2(op, a, b):
 @pytest.mark.parametrize("shape", SHAPES)
 def test_unary_float_ops_match_reference(name, dtype, shape):
     op, ref, domain = UNARY_FLOAT[name]
-    rng = np.random.default_rng(abs(hash((name, dtype, shape))) % 2**32)
+    rng = np.random.default_rng(zlib.crc32(repr((name, dtype, shape)).encode()))
     value = np.asarray(domain(rng, shape)).astype(dtype)
     out = run1(op, value)
     expected = ref(value.astype("float64")).astype(dtype)

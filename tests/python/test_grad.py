@@ -1,6 +1,7 @@
 """Symbolic differentiation: every differentiable op against finite differences (verify_grad), forward
 mode against reverse mode, and Theano's grad() contract (errors, disconnected inputs, options)."""
 import warnings
+import zlib
 
 import numpy as np
 import pytest
@@ -22,7 +23,7 @@ def point(gens, dtype, seed):
 @pytest.mark.parametrize("dtype", ["float64", "float32"])
 def test_verify_grad(name, dtype):
     fun, gens = CASES[name]
-    G.verify_grad(fun, point(gens, dtype, abs(hash(name)) % 1000), rng=np.random.default_rng(0))
+    G.verify_grad(fun, point(gens, dtype, zlib.crc32(name.encode())), rng=np.random.default_rng(0))
 
 
 def symbolic_inputs(values):
