@@ -82,3 +82,18 @@ TEST(Grad, SecondDerivative) {
   Array out = (*function({x}, {d2}))({Array::scalar(DType::Float64, 1.5)})[0];
   EXPECT_NEAR(out.item_as_double(), 12 * 1.5 * 1.5, 1e-9);
 }
+
+TEST(Grad, JacobianAndHessian) {
+  Var x = vector("x", DType::Float64);
+  Var J = jacobian(sqr(x) * 3.0, {x})[0];
+  Var H = hessian(sum(pow(x, scalar_constant(3.0))), {x})[0];
+  auto out = (*function({x}, {J, H}))({random_array({3}, 4)});
+  Array xv = random_array({3}, 4);
+  ASSERT_EQ(out[0].shape(), (Shape{3, 3}));
+  for (int i = 0; i < 3; ++i)
+    for (int j = 0; j < 3; ++j) {
+      double xi = xv.item_as_double(i);
+      EXPECT_NEAR(out[0].item_as_double(i * 3 + j), i == j ? 6 * xi : 0.0, 1e-12);
+      EXPECT_NEAR(out[1].item_as_double(i * 3 + j), i == j ? 6 * xi : 0.0, 1e-12);
+    }
+}

@@ -181,3 +181,43 @@ def test_long_chain_gradient_is_iterative():
         y = y * 1.0001 + 0.0
     g = G.grad(y, x)
     np.testing.assert_allclose(kiln.function([x], g, on_unused_input="ignore")(1.0), 1.0001 ** 5000, rtol=1e-9)
+
+
+def test_jacobian_and_hessian_against_closed_forms():
+    x = T.dvector("x")
+    y = T.tanh(x) * T.sum(x ** 2)
+    J = G.jacobian(y, x)
+    H = G.hessian(T.sum(x ** 3) + T.prod(x), x)
+    f = kiln.function([x], [J, H])
+    for xv in [np.array([0.3, -1.2, 0.7]), np.array([0.5, 2.0]), np.array([1.5])]:
+        j, h = f(xv)
+        s = np.sum(xv ** 2)
+        expected_j = np.diag((1 - np.tanh(xv) ** 2) * s) + np.outer(np.tanh(xv), 2 * xv)
+        np.testing.assert_allclose(j, expected_j, rtol=1e-10)
+        expected_h = np.diag(6 * xv)
+        n = len(xv)
+        for a in range(n):
+            for b in range(n):
+                if a != b:
+                    expected_h[a, b] += np.prod([xv[k] for k in range(n) if k not in (a, b)])
+        np.testing.assert_allclose(h, expected_h, rtol=1e-10)
+
+
+def test_jacobian_of_matrix_parameters_and_empty_expression():
+    W = kiln.shared(np.arange(6.0).reshape(2, 3), name="W")
+    v = T.dvector("v")
+    y = T.dot(W, v)  # (2,)
+    JW, Jv = G.jacobian(y, [W, v])
+    f = kiln.function([v], [JW, Jv])
+    vv = np.array([1.0, -1.0, 2.0])
+    jw, jv = f(vv)
+    assert jw.shape == (2, 2, 3) and jv.shape == (2, 3)
+    expected = np.zeros((2, 2, 3))
+    expected[0, 0], expected[1, 1] = vv, vv
+    np.testing.assert_allclose(jw, expected)
+    np.testing.assert_allclose(jv, W.get_value())
+    x = T.dvector("x")
+    empty = kiln.function([x], G.jacobian(x[:0] * 2, x))(np.ones(3))
+    assert empty.shape == (0, 3)
+    with pytest.raises(ValueError, match="scalar or a vector"):
+        G.jacobian(T.dmatrix(), x)
