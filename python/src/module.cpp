@@ -84,4 +84,5 @@ NB_MODULE(_core, m) {
   bind_shape_ops(m);
   bind_subtensor(m);
   bind_grad(m);
+  bind_print(m);
 }
