@@ -80,6 +80,7 @@ void bind_function(nb::module_& m) {
       .def_prop_ro("inputs", [](const PyFunction& f) { return f.function().inputs(); })
       .def_prop_ro("outputs", [](const PyFunction& f) { return f.function().outputs(); })
       .def_prop_ro("warnings", [](const PyFunction& f) { return f.function().warnings(); })
+      .def_prop_ro("rewrite_log", [](const PyFunction& f) { return f.function().rewrite_log(); })
       .def("profile_summary", [](const PyFunction& f) { return f.function().profile_summary(); })
       .def("nodes", [](const PyFunction& f) {
         std::vector<std::shared_ptr<Apply>> out;
@@ -87,6 +88,8 @@ void bind_function(nb::module_& m) {
         return out;
       });
 
+  m.def("rewrite_pipeline", [](const std::string& mode) { return RewriteDatabase::get().resolved(mode_query(mode)); },
+        nb::arg("mode") = "FAST_RUN");
   m.def("compile_function",
         [](const std::vector<Var>& inputs, const std::vector<nb::handle>& outputs, bool unpack_single,
            const std::vector<std::pair<Var, nb::handle>>& updates, const std::vector<std::pair<Var, nb::handle>>& givens,

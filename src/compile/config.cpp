@@ -47,7 +47,8 @@ Config& Config::get() {
 Config::Config() {
   add({"floatX", "Default float dtype: of T.matrix() etc., of Python float constants and of integer true division.",
        "float64", {"float64", "float32"}});
-  add({"mode", "Default compilation mode of kiln.function.", "FAST_RUN", {"FAST_RUN", "FAST_COMPILE", "DebugMode"}});
+  add({"mode", "Default compilation mode of kiln.function (NONE: no rewrites, for debugging).", "FAST_RUN",
+       {"FAST_RUN", "FAST_COMPILE", "DebugMode", "NONE"}});
   add({"allow_gc", "Free intermediate results as soon as their last consumer has run (lower peak memory).", "True",
        {}, true});
   add({"compiledir", "Directory of the on-disk cache of compiled kernels (created private to the user).",
@@ -58,6 +59,14 @@ Config::Config() {
   add({"on_unused_input", "What kiln.function does with an input the outputs do not depend on.", "raise",
        {"raise", "warn", "ignore"}});
   add({"device", "Where computations run.", "cpu", {"cpu"}});
+  add({"optimizer", "Which graph rewrites FAST_RUN applies: fast_run (all), fast_compile, merge, or None.",
+       "fast_run", {"fast_run", "fast_compile", "merge", "None"}});
+  add({"optimizer_including", "Extra rewrite tags or names to apply, separated by ':'.", "", {}});
+  add({"optimizer_excluding", "Rewrite tags or names not to apply, separated by ':'.", "", {}});
+  add({"optimizer_verbose", "Print every rewrite applied, with the node before and after.", "False", {}, true});
+  add({"on_opt_error", "When a rewrite fails: warn and skip it, raise, or ignore it silently.", "warn",
+       {"warn", "raise", "ignore"}});
+  add({"profile_optimizer", "Time each rewrite and count the nodes it adds or removes.", "False", {}, true});
   add({"warn_float64", "What to do when a float64 variable is created: ignore, warn or raise.", "ignore",
        {"ignore", "warn", "raise"}});
 }

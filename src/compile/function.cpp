@@ -11,6 +11,7 @@
 #include "kiln/config.hpp"
 #include "kiln/error.hpp"
 #include "kiln/graph/fgraph.hpp"
+#include "kiln/rewrite/rewrite.hpp"
 
 namespace kiln {
 namespace {
@@ -70,9 +71,10 @@ std::shared_ptr<const Function> Function::compile(std::vector<Var> inputs, std::
   // Every mode runs the graph on the reference kernels for now; the names are checked so that a
   // typo is caught today and code written for later modes keeps working.
   const std::string mode = options.mode.empty() ? Config::get().value("mode") : options.mode;
-  KILN_USER_CHECK(mode == "FAST_RUN" || mode == "FAST_COMPILE" || mode == "DebugMode" || mode == "DEBUG_MODE",
+  KILN_USER_CHECK(mode == "FAST_RUN" || mode == "FAST_COMPILE" || mode == "DebugMode" || mode == "DEBUG_MODE" ||
+                      mode == "NONE",
                   ValueError)
-      << "function: unknown mode '" << mode << "': expected FAST_RUN, FAST_COMPILE or DebugMode";
+      << "function: unknown mode '" << mode << "': expected FAST_RUN, FAST_COMPILE, DebugMode or NONE";
 
   std::set<const Variable*> input_set;
   for (size_t i = 0; i < inputs.size(); ++i) {
@@ -126,6 +128,13 @@ std::shared_ptr<const Function> Function::compile(std::vector<Var> inputs, std::
     fn->warnings_.push_back(msg + " To make this warning an error, pass on_unused_input='raise'; to silence it, "
                                   "on_unused_input='ignore'.");
   }
+  // Rewrite the copied graph (never the user's) for the mode; outputs and updates follow along.
+  FunctionGraph fg(inputs, copies, /*clone=*/false);
+  RewriteReport report = rewrite_for_mode(fg, mode);
+  fn->outputs_.assign(fg.outputs().begin(), fg.outputs().begin() + outputs.size());
+  fn->update_values_.assign(fg.outputs().begin() + outputs.size(), fg.outputs().end());
+  fn->warnings_.insert(fn->warnings_.end(), report.warnings.begin(), report.warnings.end());
+  fn->rewrite_log_ = std::move(report.log);
   fn->build_schedule();
   return fn;
 }

@@ -86,6 +86,8 @@ class DimShuffle final : public Op {
     return {ev[0] ? dimshuffle(ev[0], pattern_) : nullptr};
   }
 
+  const std::vector<int>& pattern() const { return pattern_; }
+
   void perform(const Apply&, std::span<const Array> in, std::span<Array> out) const override {
     const Array& x = in[0];
     Shape shape, strides;
@@ -116,6 +118,11 @@ Var dimshuffle(const Var& x, const std::vector<int>& pattern) {
   for (size_t i = 0; i < pattern.size() && identity; ++i) identity = pattern[i] == static_cast<int>(i);
   if (identity) return x;
   return make_node1(std::make_shared<DimShuffle>(pattern), {x});
+}
+
+std::optional<std::vector<int>> dimshuffle_pattern(const Apply& node) {
+  if (auto* d = dynamic_cast<const DimShuffle*>(&node.op())) return d->pattern();
+  return std::nullopt;
 }
 
 Var transpose(const Var& x) {

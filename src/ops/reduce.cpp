@@ -212,6 +212,7 @@ class CAReduce final : public Op {
   }
 
   bool differentiable() const override { return kind_ != ReduceKind::Any && kind_ != ReduceKind::All; }
+  const std::vector<int>& axes() const { return axes_; }
 
   void perform(const Apply&, std::span<const Array> in, std::span<Array> out) const override {
     const Array& x = in[0];
@@ -390,6 +391,11 @@ Var count_over(const Var& x, const std::vector<int>& axes, DType dt) {
 KILN_REGISTER_OP_KINDS({{"Sum", true}, {"Prod", true}, {"Max", true}, {"Min", true}, {"Any", false}, {"All", false}, {"Argmax", false}, {"Argmin", false}});
 
 }  // namespace
+
+std::optional<std::vector<int>> reduce_axes(const Apply& node) {
+  if (auto* r = dynamic_cast<const CAReduce*>(&node.op())) return r->axes();
+  return std::nullopt;
+}
 
 Var sum(const Var& x, const Axes& axis, bool keepdims, std::optional<DType> dtype, std::optional<DType> acc_dtype) {
   return sum_like(ReduceKind::Sum, x, axis, keepdims, dtype, acc_dtype);

@@ -52,6 +52,8 @@ class Function {
   const std::string& name() const { return name_; }
   /// Warnings produced while compiling (e.g. unused inputs with on_unused_input="warn").
   const std::vector<std::string>& warnings() const { return warnings_; }
+  /// With config.optimizer_verbose: one line per rewrite applied while compiling.
+  const std::vector<std::string>& rewrite_log() const { return rewrite_log_; }
   /// The compiled nodes, in execution order.
   std::vector<const Apply*> nodes() const;
   /// Bring an input value to the input's type (dtype cast where allowed) or throw TypeError.
@@ -77,6 +79,7 @@ class Function {
   bool allow_input_downcast_ = false;
   std::string name_;
   std::vector<std::string> warnings_;
+  std::vector<std::string> rewrite_log_;
   std::vector<std::shared_ptr<Apply>> keep_alive_;
   bool profile_ = false;
   std::unique_ptr<std::atomic<int64_t>[]> step_ns_;  // per step, when profiling

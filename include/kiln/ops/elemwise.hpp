@@ -9,6 +9,7 @@
 // ValueError naming the op, the shapes and the line that built the node.
 #pragma once
 
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -80,6 +81,8 @@ Var typed_constant(double value, DType dtype);
 /// Raises ValueError naming the pattern on duplicates, out-of-range entries, or dropping a
 /// non-broadcastable axis.
 Var dimshuffle(const Var& x, const std::vector<int>& pattern);
+/// The pattern of a DimShuffle node, or std::nullopt for another op (for rewrites).
+std::optional<std::vector<int>> dimshuffle_pattern(const Apply& node);
 /// Reverse the axes (x.T).
 Var transpose(const Var& x);
 /// Permute the axes.

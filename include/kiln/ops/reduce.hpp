@@ -38,6 +38,9 @@ Var mean(const Var& x, const Axes& axis = std::nullopt, bool keepdims = false,
 Var var(const Var& x, const Axes& axis = std::nullopt, bool keepdims = false, int ddof = 0);
 Var stddev(const Var& x, const Axes& axis = std::nullopt, bool keepdims = false, int ddof = 0);
 
+/// The reduced axes of a Sum/Prod/Max/Min/Any/All node, or std::nullopt for another op (for rewrites).
+std::optional<std::vector<int>> reduce_axes(const Apply& node);
+
 /// Normalise axes for an input of rank `ndim`: wraps negatives, sorts, rejects duplicates and
 /// out-of-range entries with ValueError naming `op`. std::nullopt gives all axes.
 std::vector<int> normalize_axes(const Axes& axis, int ndim, const char* op);

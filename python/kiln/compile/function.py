@@ -49,6 +49,8 @@ def function(inputs, outputs=None, mode=None, updates=None, givens=None, no_defa
         on_unused_input or "", allow_input_downcast, name or "", mode or "", bool(profile))
     for message in fn.warnings:
         warnings.warn(message, stacklevel=2)
+    for line in fn.rewrite_log:
+        print(line)
     return fn
 
 

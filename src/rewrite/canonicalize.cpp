@@ -1,0 +1,54 @@
+// canonicalize: one spelling per computation, so later phases and merging see through the many
+// ways users write the same thing. Rules quote the algebra they apply.
+#include "kiln/ops/elemwise.hpp"
+#include "kiln/ops/shape.hpp"
+#include "rewrite/passes.hpp"
+
+namespace kiln::detail {
+namespace {
+
+using namespace pat;
+
+PatternPtr x() { return any("x"); }
+
+// DimShuffle(DimShuffle(x, p), q) -> DimShuffle(x, p o q): one view instead of two.
+std::optional<std::vector<Var>> compose_dimshuffles(const FunctionGraph&, const Apply& node) {
+  auto outer = dimshuffle_pattern(node);
+  const Apply* inner_node = node.input(0)->owner();
+  if (!outer || !inner_node) return std::nullopt;
+  auto inner = dimshuffle_pattern(*inner_node);
+  if (!inner) return std::nullopt;
+  std::vector<int> composed;
+  for (int p : *outer) composed.push_back(p < 0 ? -1 : (*inner)[p]);
+  return std::vector<Var>{dimshuffle(inner_node->input(0), composed)};
+}
+
+void add_rule(RewriteDatabase& db, const std::string& name, std::shared_ptr<NodeRewriter> r) {
+  db.add("canonicalize", {name, {"fast_run", "canonicalize"}, std::move(r)});
+}
+
+}  // namespace
+
+void register_canonicalize_rewrites(RewriteDatabase& db) {
+  // x + 0 -> x,  x - 0 -> x,  x * 1 -> x,  x / 1 -> x
+  add_rule(db, "add_zero", pattern_rule(commutative("Elemwise{add}", x(), constant(0)), [](const Bindings& b) { return b.at("x"); }));
+  add_rule(db, "sub_zero", pattern_rule(elemwise("sub", {x(), constant(0)}), [](const Bindings& b) { return b.at("x"); }));
+  add_rule(db, "mul_one", pattern_rule(commutative("Elemwise{mul}", x(), constant(1)), [](const Bindings& b) { return b.at("x"); }));
+  add_rule(db, "div_one", pattern_rule(elemwise("true_div", {x(), constant(1)}), [](const Bindings& b) { return b.at("x"); }));
+  // x * 0 -> 0 (as Theano does: the NaN of inf * 0 is not kept)
+  add_rule(db, "mul_zero", pattern_rule(commutative("Elemwise{mul}", x(), constant(0)),
+                                        [](const Bindings& b) { return zeros_like(b.at("x")); }));
+  // x - x -> 0
+  add_rule(db, "sub_self", pattern_rule(elemwise("sub", {x(), x()}), [](const Bindings& b) { return zeros_like(b.at("x")); }));
+  // -(-x) -> x
+  add_rule(db, "neg_neg", pattern_rule(elemwise("neg", {elemwise("neg", {x()})}), [](const Bindings& b) { return b.at("x"); }));
+  // x + (-y) -> x - y,  (-x) + y -> y - x
+  add_rule(db, "add_neg", pattern_rule(commutative("Elemwise{add}", x(), elemwise("neg", {any("y")})),
+                                       [](const Bindings& b) { return sub(b.at("x"), b.at("y")); }));
+  // exp(log(x)) -> x,  log(exp(x)) -> x
+  add_rule(db, "exp_log", pattern_rule(elemwise("exp", {elemwise("log", {x()})}), [](const Bindings& b) { return b.at("x"); }));
+  add_rule(db, "log_exp", pattern_rule(elemwise("log", {elemwise("exp", {x()})}), [](const Bindings& b) { return b.at("x"); }));
+  add_rule(db, "compose_dimshuffles", node_rewriter({"DimShuffle"}, &compose_dimshuffles));
+}
+
+}  // namespace kiln::detail

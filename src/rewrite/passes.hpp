@@ -1,0 +1,17 @@
+// Registration of kiln's built-in phases and rules: one function per rewrite file.
+#pragma once
+
+#include "kiln/rewrite/rewrite.hpp"
+
+namespace kiln::detail {
+
+void register_builtin_rewrites(RewriteDatabase& db);
+void register_merge_rewrites(RewriteDatabase& db);         // merge.cpp
+void register_canonicalize_rewrites(RewriteDatabase& db);  // canonicalize.cpp
+void register_stabilize_rewrites(RewriteDatabase& db);     // stabilize.cpp
+void register_specialize_rewrites(RewriteDatabase& db);    // specialize.cpp
+
+/// Whether `v` is a constant all of whose elements equal `value`.
+bool is_constant_value(const Var& v, double value);
+
+}  // namespace kiln::detail

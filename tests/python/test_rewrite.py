@@ -1,0 +1,168 @@
+"""Graph rewrites: the rewritten graph (as op kinds) and its values against the unrewritten
+function, stability where the naive form fails, modes and config flags."""
+import numpy as np
+import pytest
+
+import kiln
+import kiln.tensor as T
+from kiln import gradient as G
+
+
+def kinds(f):
+    return [node.op.kind for node in f.nodes()]
+
+
+def compile_both(inputs, outputs):
+    return (kiln.function(inputs, outputs, on_unused_input="ignore"),
+            kiln.function(inputs, outputs, mode="NONE", on_unused_input="ignore"))
+
+
+def test_fast_run_pipeline_is_the_golden_list():
+    assert kiln._core.rewrite_pipeline("FAST_RUN") == [
+        "merge1: merge1_merge",
+        "canonicalize: constant_folding, add_zero, sub_zero, mul_one, div_one, mul_zero, sub_self, neg_neg, "
+        "add_neg, exp_log, log_exp, compose_dimshuffles",
+        "stabilize: log1p, log1p_neg, expm1, sigmoid, sigmoid_reciprocal, log_sigmoid, log1m_sigmoid, "
+        "log1p_neg_sigmoid, softplus, log_div_exp, logsumexp, log_erfc",
+        "specialize: pow_2, pow_3, pow_4, pow_1, pow_0, pow_half, pow_minus_half, pow_minus_1, pow_minus_2, "
+        "mul_self, mul_minus_one",
+        "merge2: merge2_merge",
+    ]
+    assert kiln._core.rewrite_pipeline("NONE") == []
+    assert all("specialize" not in line for line in kiln._core.rewrite_pipeline("FAST_COMPILE"))
+
+
+X = T.dvector("x")
+Y = T.dvector("y")
+CASES = [
+    # (expression, kinds expected in the rewritten graph, kinds that must be gone)
+    (X + 0, [], ["Elemwise{add}"]),
+    (X * 1, [], ["Elemwise{mul}"]),
+    (X - X, ["Alloc"], ["Elemwise{sub}"]),
+    (-(-X), [], ["Elemwise{neg}"]),
+    (T.exp(T.log(X)), [], ["Elemwise{exp}", "Elemwise{log}"]),
+    (T.log(T.exp(X)), [], ["Elemwise{exp}", "Elemwise{log}"]),
+    (X + (-Y), ["Elemwise{sub}"], ["Elemwise{neg}", "Elemwise{add}"]),
+    (T.log(1 + X), ["Elemwise{log1p}"], ["Elemwise{log}"]),
+    (T.log(X + 1), ["Elemwise{log1p}"], ["Elemwise{log}"]),
+    (T.log(1 - X), ["Elemwise{log1p}"], ["Elemwise{log}"]),
+    (T.exp(X) - 1, ["Elemwise{expm1}"], ["Elemwise{exp}"]),
+    (1 / (1 + T.exp(-X)), ["Elemwise{sigmoid}"], ["Elemwise{exp}"]),
+    (T.log(T.nnet.sigmoid(X)), ["Elemwise{softplus}"], ["Elemwise{log}", "Elemwise{sigmoid}"]),
+    (T.log(1 - T.nnet.sigmoid(X)), ["Elemwise{softplus}"], ["Elemwise{log}"]),
+    (T.log1p(T.exp(X)), ["Elemwise{softplus}"], ["Elemwise{exp}"]),
+    (X ** 2, ["Elemwise{sqr}"], ["Elemwise{pow}"]),
+    (X ** 0.5, ["Elemwise{sqrt}"], ["Elemwise{pow}"]),
+    (X ** -1, ["Elemwise{reciprocal}"], ["Elemwise{pow}"]),
+    (X ** 3, ["Elemwise{sqr}"], ["Elemwise{pow}"]),
+    (X * X, ["Elemwise{sqr}"], ["Elemwise{mul}"]),
+    (X * -1, ["Elemwise{neg}"], ["Elemwise{mul}"]),
+    (X.dimshuffle("x", 0).dimshuffle(1, 0), ["DimShuffle"], []),
+]
+
+
+@pytest.mark.parametrize("index", range(len(CASES)))
+def test_rewrite_changes_the_graph_and_keeps_the_values(index):
+    expr, present, absent = CASES[index]
+    fast, plain = compile_both([X, Y], expr)
+    got = kinds(fast)
+    for k in present:
+        assert k in got, (k, got)
+    for k in absent:
+        assert k not in got, (k, got)
+    rng = np.random.default_rng(index)
+    xv, yv = rng.uniform(0.1, 0.9, 5), rng.uniform(0.1, 0.9, 5)
+    np.testing.assert_allclose(fast(xv, yv), plain(xv, yv), rtol=1e-13, atol=1e-15)
+
+
+def test_dimshuffles_compose_into_one():
+    f = kiln.function([X], X.dimshuffle("x", 0).dimshuffle(1, 0))
+    assert kinds(f).count("DimShuffle") == 1
+
+
+def test_merge_common_subexpressions_and_constants():
+    a = T.exp(X) * 2.0
+    b = T.exp(X) * 2.0
+    f = kiln.function([X], a + b)
+    assert kinds(f).count("Elemwise{exp}") == 1 and kinds(f).count("Elemwise{mul}") == 1
+    np.testing.assert_allclose(f(np.array([0.0, 1.0])), 4 * np.exp([0.0, 1.0]))
+
+
+def test_constant_folding_evaluates_constant_subgraphs_once():
+    c = T.constant(np.arange(4.0))
+    f = kiln.function([X], X + T.exp(c) * 2 + T.sum(c))
+    assert "Elemwise{exp}" not in kinds(f) and "Sum" not in kinds(f)
+    np.testing.assert_allclose(f(np.zeros(4)), np.exp(np.arange(4.0)) * 2 + 6)
+
+
+def test_stability_where_the_naive_form_fails():
+    f = kiln.function([X], [T.log(1 + X), T.log(T.nnet.sigmoid(X)), T.exp(X) - 1, T.log(1 - X)])
+    tiny = np.array([1e-20, -1e-18])
+    l1p, _, em1, l1m = f(tiny)
+    np.testing.assert_allclose(l1p, tiny, rtol=1e-15)
+    np.testing.assert_allclose(em1, tiny, rtol=1e-15)
+    np.testing.assert_allclose(l1m, -tiny, rtol=1e-15)
+    ls = f(np.array([-800.0, 800.0]))[1]
+    assert np.isfinite(ls).all()
+    np.testing.assert_allclose(ls, [-800.0, 0.0], atol=1e-300)
+    m = T.dmatrix("m")
+    lse = kiln.function([m], T.log(T.sum(T.exp(m), axis=1)))
+    np.testing.assert_allclose(lse(np.array([[1000.0, 1000.0], [-1000.0, -1000.0]])),
+                               [1000 + np.log(2), -1000 + np.log(2)])
+    assert np.isneginf(lse(np.array([[-np.inf, -np.inf]])))[0]
+    le = kiln.function([X], T.log(T.erfc(X)))
+    big = np.array([30.0, 1.0])
+    import scipy.special as sp
+    np.testing.assert_allclose(le(big), np.log(sp.erfcx(big)) - big ** 2, rtol=1e-10)
+
+
+def test_log_softmax_is_stable():
+    m = T.dmatrix("m")
+    f = kiln.function([m], T.log(T.nnet.softmax(m)))
+    value = np.array([[0.0, -2000.0, 5.0]])
+    import scipy.special as sp
+    np.testing.assert_allclose(f(value), sp.log_softmax(value, axis=1))
+
+
+def test_fast_compile_keeps_stabilization_but_not_specialization():
+    f = kiln.function([X], [T.log(1 + X), X ** 2], mode="FAST_COMPILE")
+    assert "Elemwise{log1p}" in kinds(f) and "Elemwise{pow}" in kinds(f)
+    g = kiln.function([X], X ** 2, mode="NONE")
+    assert kinds(g) == ["Elemwise{pow}"]
+
+
+def test_optimizer_flags():
+    with kiln.config.change_flags(optimizer_excluding="pow_2"):
+        assert "Elemwise{pow}" in kinds(kiln.function([X], X ** 2))
+    with kiln.config.change_flags(optimizer="None"):
+        assert "Elemwise{pow}" in kinds(kiln.function([X], X ** 2))
+    with kiln.config.change_flags(optimizer="fast_compile", optimizer_including="pow_2"):
+        assert "Elemwise{sqr}" in kinds(kiln.function([X], X ** 2))
+
+
+def test_optimizer_verbose_prints_each_rewrite(capsys):
+    with kiln.config.change_flags(optimizer_verbose=True):
+        kiln.function([X], T.log(1 + X))
+    out = capsys.readouterr().out
+    assert "rewrite log1p replaces Elemwise{log}" in out and "Elemwise{log1p}" in out
+
+
+def test_gradients_of_rewritten_graphs_are_right():
+    f = kiln.function([X], G.grad(T.sum(T.log(1 + X ** 2)), X))
+    xv = np.array([0.3, -1.2, 2.0])
+    np.testing.assert_allclose(f(xv), 2 * xv / (1 + xv ** 2))
+    G.verify_grad(lambda v: T.log(1 + T.exp(v)) + v ** 2, [np.array([0.5, -3.0, 2.0])])
+
+
+def test_training_graph_values_unchanged_by_rewrites():
+    rng = np.random.default_rng(0)
+    x, y = T.dmatrix("x"), T.lvector("y")
+    w = kiln.shared(rng.standard_normal((5, 3)), name="w")
+    p = T.nnet.softmax(T.dot(x, w))
+    cost = -T.mean(T.log(p)[T.arange(y.shape[0]), y])
+    gw = G.grad(cost, w)
+    fast, plain = compile_both([x, y], [cost, gw])
+    xv, yv = rng.standard_normal((7, 5)), rng.integers(0, 3, 7)
+    for a, b in zip(fast(xv, yv), plain(xv, yv)):
+        np.testing.assert_allclose(a, b, rtol=1e-12)
+    assert len(fast.nodes()) < len(plain.nodes())
