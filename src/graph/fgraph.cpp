@@ -1,6 +1,7 @@
 #include "kiln/graph/fgraph.hpp"
 
 #include <algorithm>
+#include <unordered_set>
 
 #include "kiln/error.hpp"
 
@@ -95,11 +96,32 @@ FunctionGraph::FunctionGraph(std::vector<Var> inputs, std::vector<Var> outputs, 
   for (size_t i = 0; i < outputs_.size(); ++i) clients_[outputs_[i].get()].push_back({nullptr, static_cast<int>(i)});
 }
 
+// Adds the nodes computing `roots` that are not in the graph yet. The walk stops at nodes already
+// present, so importing a rewrite's few new nodes costs time in their number, not the graph's.
 void FunctionGraph::import_graph(const std::vector<Var>& roots) {
   std::set<const Variable*> stop;
   for (const Var& v : inputs_) stop.insert(v.get());
-  for (Apply* node : kiln::toposort(roots, stop)) {
-    if (nodes_.count(node->id())) continue;
+  std::vector<Apply*> fresh;
+  std::unordered_set<const Apply*> seen;
+  std::vector<std::pair<Apply*, size_t>> stack;
+  auto push = [&](const Variable* v) {
+    Apply* a = v->owner();
+    if (!a || stop.count(v) || nodes_.count(a->id()) || !seen.insert(a).second) return;
+    stack.emplace_back(a, 0);
+  };
+  for (const Var& r : roots) {
+    push(r.get());
+    while (!stack.empty()) {  // iterative post-order: inputs before consumers
+      auto& [node, next] = stack.back();
+      if (next < node->inputs().size()) {
+        push(node->inputs()[next++].get());
+        continue;
+      }
+      fresh.push_back(node);
+      stack.pop_back();
+    }
+  }
+  for (Apply* node : fresh) {
     nodes_[node->id()] = node->shared_from_this();
     for (size_t i = 0; i < node->inputs().size(); ++i)
       clients_[node->inputs()[i].get()].push_back({node, static_cast<int>(i)});
