@@ -128,11 +128,47 @@ def bench_mlp_sgd_step(quick):
                 note="784-500-10 MLP SGD step (forward, backward, update), batch 128, float32")
 
 
+def compile_time(build, repeat=3):
+    times = []
+    for _ in range(repeat):
+        inputs, outputs, kwargs = build()
+        start = time.perf_counter()
+        kiln.function(inputs, outputs, **kwargs)
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def bench_compile_chain(quick):
+    def build():
+        v = T.dvector("v")
+        z = v
+        for _ in range(10000):
+            z = T.exp(z) * 1.0 + 0.5
+        return [v], z, {}
+    return dict(kiln=compile_time(build, 1 if quick else 3), reference=1.0,
+                note="rewrite + schedule a 30,000-node chain (exp, *1, +0.5); reference = the 1 s target")
+
+
+def bench_compile_mlp_training(quick):
+    def build():
+        rng = np.random.default_rng(0)
+        x, y = T.fmatrix("x"), T.lvector("y")
+        params = [kiln.shared(v) for v in mlp_params(rng)]
+        h = T.tanh(T.dot(x, params[0]) + params[1])
+        p = T.nnet.softmax(T.dot(h, params[2]) + params[3])
+        cost = -T.mean(T.log(p)[T.arange(y.shape[0]), y])
+        grads = kiln.grad(cost, params)
+        return [x, y], cost, dict(updates=[(q, q - np.float32(0.01) * g) for q, g in zip(params, grads)])
+    return dict(kiln=compile_time(build), reference=0.2, note="compile the MLP SGD step; reference = the 200 ms target")
+
+
 BENCHMARKS = {
     "call_overhead_add_2xf64": bench_call_overhead,
     "elemwise_5op_10M_f32": bench_elemwise,
     "mlp_forward_784_500_10_b128": bench_mlp_forward,
     "mlp_sgd_step_784_500_10_b128": bench_mlp_sgd_step,
+    "compile_chain_10k_nodes": bench_compile_chain,
+    "compile_mlp_training": bench_compile_mlp_training,
 }
 
 
@@ -149,7 +185,7 @@ def main():
     parser.add_argument("--only", nargs="*", help="run only these rows")
     args = parser.parse_args()
     rows = []
-    print(f"{'benchmark':32} {'kiln':>12} {'numpy':>12} {'ratio':>7}  note")
+    print(f"{'benchmark':32} {'kiln':>12} {'reference':>12} {'ratio':>7}  note (reference: numpy unless noted)")
     for name, fn in BENCHMARKS.items():
         if args.only and name not in args.only:
             continue
