@@ -270,15 +270,8 @@ class AdvancedIncSubtensor final : public Op {
     return grads;
   }
 
-  // Linear in (x, y) together: the same store applied to the tangents, zeros standing in for
-  // the one held constant.
   std::vector<Var> R_op(const Apply& node, const std::vector<Var>& ev) const override {
-    const Var &x = node.input(0), &y = node.input(1);
-    if (!ev[0] && !ev[1]) return {nullptr};
-    if (!set_ && !ev[1]) return {ev[0]};
-    Var tx = ev[0] ? cast(ev[0], x->dtype()) : zeros_like(x);
-    Var ty = ev[1] ? detail::fit_to_input(ev[1], y) : zeros_like(y);
-    return {make_node1(node.op_ptr(), detail::with_index_inputs({tx, ty}, node, 2))};
+    return detail::store_R_op(node, ev, set_);
   }
 
  private:

@@ -569,15 +569,8 @@ class IncSubtensor final : public Op {
     return grads;
   }
 
-  // Linear in (x, y) together: the same store applied to the tangents, zeros standing in for
-  // the one held constant.
   std::vector<Var> R_op(const Apply& node, const std::vector<Var>& ev) const override {
-    const Var &x = node.input(0), &y = node.input(1);
-    if (!ev[0] && !ev[1]) return {nullptr};
-    if (!set_ && !ev[1]) return {ev[0]};
-    Var tx = ev[0] ? cast(ev[0], x->dtype()) : zeros_like(x);
-    Var ty = ev[1] ? detail::fit_to_input(ev[1], y) : zeros_like(y);
-    return {make_node1(node.op_ptr(), detail::with_index_inputs({tx, ty}, node, 2))};
+    return detail::store_R_op(node, ev, set_);
   }
 
  private:
@@ -639,6 +632,19 @@ Var int_entry_var(const Index& i) {
   if (i.start.literal()) return int64_constant(*i.start.literal());
   return i.start.var();
 }
+
+}  // namespace
+
+std::vector<Var> detail::store_R_op(const Apply& node, const std::vector<Var>& ev, bool set) {
+  const Var &x = node.input(0), &y = node.input(1);
+  if (!ev[0] && !ev[1]) return {nullptr};
+  if (!set && !ev[1]) return {ev[0]};
+  Var tx = ev[0] ? cast(ev[0], x->dtype()) : zeros_like(x);
+  Var ty = ev[1] ? detail::fit_to_input(ev[1], y) : zeros_like(y);
+  return {make_node1(node.op_ptr(), detail::with_index_inputs({tx, ty}, node, 2))};
+}
+
+namespace {
 
 KILN_REGISTER_OP_KINDS({{"Subtensor", true}, {"IncSubtensor", true}});
 

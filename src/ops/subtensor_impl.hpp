@@ -54,6 +54,11 @@ inline std::vector<Var> with_index_inputs(std::vector<Var> head, const Apply& no
   return head;
 }
 
+/// Forward mode of the store ops (set/inc of a region, basic or integer-array): they are linear
+/// in (x, y) together, so the tangent is the same store applied to the tangents, with zeros
+/// standing in for the one held constant.
+std::vector<Var> store_R_op(const Apply& node, const std::vector<Var>& ev, bool set);
+
 /// If `node` is an integer-array indexing node, the matching set/inc node on its input with the
 /// value y (cast to the input's dtype); else nullptr. Lets set_subtensor dispatch without a
 /// central switch over op classes.

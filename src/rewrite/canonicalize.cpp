@@ -9,7 +9,6 @@ namespace {
 
 using namespace pat;
 
-PatternPtr x() { return any("x"); }
 
 // DimShuffle(DimShuffle(x, p), q) -> DimShuffle(x, p o q): one view instead of two.
 std::optional<std::vector<Var>> compose_dimshuffles(const FunctionGraph&, const Apply& node) {
@@ -31,23 +30,23 @@ void add_rule(RewriteDatabase& db, const std::string& name, std::shared_ptr<Node
 
 void register_canonicalize_rewrites(RewriteDatabase& db) {
   // x + 0 -> x,  x - 0 -> x,  x * 1 -> x,  x / 1 -> x
-  add_rule(db, "add_zero", pattern_rule(commutative("Elemwise{add}", x(), constant(0)), [](const Bindings& b) { return b.at("x"); }));
-  add_rule(db, "sub_zero", pattern_rule(elemwise("sub", {x(), constant(0)}), [](const Bindings& b) { return b.at("x"); }));
-  add_rule(db, "mul_one", pattern_rule(commutative("Elemwise{mul}", x(), constant(1)), [](const Bindings& b) { return b.at("x"); }));
-  add_rule(db, "div_one", pattern_rule(elemwise("true_div", {x(), constant(1)}), [](const Bindings& b) { return b.at("x"); }));
+  add_rule(db, "add_zero", pattern_rule(commutative("Elemwise{add}", any_x(), constant(0)), [](const Bindings& b) { return b.at("x"); }));
+  add_rule(db, "sub_zero", pattern_rule(elemwise("sub", {any_x(), constant(0)}), [](const Bindings& b) { return b.at("x"); }));
+  add_rule(db, "mul_one", pattern_rule(commutative("Elemwise{mul}", any_x(), constant(1)), [](const Bindings& b) { return b.at("x"); }));
+  add_rule(db, "div_one", pattern_rule(elemwise("true_div", {any_x(), constant(1)}), [](const Bindings& b) { return b.at("x"); }));
   // x * 0 -> 0 (as Theano does: the NaN of inf * 0 is not kept)
-  add_rule(db, "mul_zero", pattern_rule(commutative("Elemwise{mul}", x(), constant(0)),
+  add_rule(db, "mul_zero", pattern_rule(commutative("Elemwise{mul}", any_x(), constant(0)),
                                         [](const Bindings& b) { return zeros_like(b.at("x")); }));
   // x - x -> 0
-  add_rule(db, "sub_self", pattern_rule(elemwise("sub", {x(), x()}), [](const Bindings& b) { return zeros_like(b.at("x")); }));
+  add_rule(db, "sub_self", pattern_rule(elemwise("sub", {any_x(), any_x()}), [](const Bindings& b) { return zeros_like(b.at("x")); }));
   // -(-x) -> x
-  add_rule(db, "neg_neg", pattern_rule(elemwise("neg", {elemwise("neg", {x()})}), [](const Bindings& b) { return b.at("x"); }));
+  add_rule(db, "neg_neg", pattern_rule(elemwise("neg", {elemwise("neg", {any_x()})}), [](const Bindings& b) { return b.at("x"); }));
   // x + (-y) -> x - y,  (-x) + y -> y - x
-  add_rule(db, "add_neg", pattern_rule(commutative("Elemwise{add}", x(), elemwise("neg", {any("y")})),
+  add_rule(db, "add_neg", pattern_rule(commutative("Elemwise{add}", any_x(), elemwise("neg", {any("y")})),
                                        [](const Bindings& b) { return sub(b.at("x"), b.at("y")); }));
   // exp(log(x)) -> x,  log(exp(x)) -> x
-  add_rule(db, "exp_log", pattern_rule(elemwise("exp", {elemwise("log", {x()})}), [](const Bindings& b) { return b.at("x"); }));
-  add_rule(db, "log_exp", pattern_rule(elemwise("log", {elemwise("exp", {x()})}), [](const Bindings& b) { return b.at("x"); }));
+  add_rule(db, "exp_log", pattern_rule(elemwise("exp", {elemwise("log", {any_x()})}), [](const Bindings& b) { return b.at("x"); }));
+  add_rule(db, "log_exp", pattern_rule(elemwise("log", {elemwise("exp", {any_x()})}), [](const Bindings& b) { return b.at("x"); }));
   add_rule(db, "compose_dimshuffles", node_rewriter({"DimShuffle"}, &compose_dimshuffles));
 }
 

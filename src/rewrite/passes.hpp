@@ -11,6 +11,10 @@ void register_canonicalize_rewrites(RewriteDatabase& db);  // canonicalize.cpp
 void register_stabilize_rewrites(RewriteDatabase& db);     // stabilize.cpp
 void register_specialize_rewrites(RewriteDatabase& db);    // specialize.cpp
 
+/// The pattern variable most rules are written in, and its binding.
+inline PatternPtr any_x() { return pat::any("x"); }
+inline Var bound_x(const Bindings& b) { return b.at("x"); }
+
 /// Whether `v` is a constant all of whose elements equal `value`.
 bool is_constant_value(const Var& v, double value);
 

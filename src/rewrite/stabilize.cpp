@@ -14,8 +14,6 @@ namespace {
 
 using namespace pat;
 
-PatternPtr x() { return any("x"); }
-Var X(const Bindings& b) { return b.at("x"); }
 
 void add_rule(RewriteDatabase& db, const std::string& name, std::shared_ptr<NodeRewriter> r) {
   db.add("stabilize", {name, {"fast_run", "fast_compile", "stabilize"}, std::move(r)});
@@ -59,35 +57,35 @@ Var log_erfc_stable(const Var& x) {
 
 void register_stabilize_rewrites(RewriteDatabase& db) {
   // log(1 + x) -> log1p(x);  log(1 - x) -> log1p(-x)
-  add_rule(db, "log1p", pattern_rule(elemwise("log", {commutative("Elemwise{add}", constant(1), x())}),
-                                     [](const Bindings& b) { return log1p(X(b)); }));
-  add_rule(db, "log1p_neg", pattern_rule(elemwise("log", {elemwise("sub", {constant(1), x()})}),
-                                         [](const Bindings& b) { return log1p(neg(X(b))); }));
+  add_rule(db, "log1p", pattern_rule(elemwise("log", {commutative("Elemwise{add}", constant(1), any_x())}),
+                                     [](const Bindings& b) { return log1p(bound_x(b)); }));
+  add_rule(db, "log1p_neg", pattern_rule(elemwise("log", {elemwise("sub", {constant(1), any_x()})}),
+                                         [](const Bindings& b) { return log1p(neg(bound_x(b))); }));
   // exp(x) - 1 -> expm1(x)
-  add_rule(db, "expm1", pattern_rule(elemwise("sub", {elemwise("exp", {x()}), constant(1)}),
-                                     [](const Bindings& b) { return expm1(X(b)); }));
+  add_rule(db, "expm1", pattern_rule(elemwise("sub", {elemwise("exp", {any_x()}), constant(1)}),
+                                     [](const Bindings& b) { return expm1(bound_x(b)); }));
   // 1 / (1 + exp(-x)) -> sigmoid(x)
-  add_rule(db, "sigmoid", pattern_rule(elemwise("true_div", {constant(1), commutative("Elemwise{add}", constant(1), elemwise("exp", {elemwise("neg", {x()})}))}),
-                                       [](const Bindings& b) { return sigmoid(X(b)); }));
-  add_rule(db, "sigmoid_reciprocal", pattern_rule(elemwise("reciprocal", {commutative("Elemwise{add}", constant(1), elemwise("exp", {elemwise("neg", {x()})}))}),
-                                                  [](const Bindings& b) { return sigmoid(X(b)); }));
+  add_rule(db, "sigmoid", pattern_rule(elemwise("true_div", {constant(1), commutative("Elemwise{add}", constant(1), elemwise("exp", {elemwise("neg", {any_x()})}))}),
+                                       [](const Bindings& b) { return sigmoid(bound_x(b)); }));
+  add_rule(db, "sigmoid_reciprocal", pattern_rule(elemwise("reciprocal", {commutative("Elemwise{add}", constant(1), elemwise("exp", {elemwise("neg", {any_x()})}))}),
+                                                  [](const Bindings& b) { return sigmoid(bound_x(b)); }));
   // log(sigmoid(x)) -> -softplus(-x);  log(1 - sigmoid(x)) -> -softplus(x)
-  add_rule(db, "log_sigmoid", pattern_rule(elemwise("log", {elemwise("sigmoid", {x()})}),
-                                           [](const Bindings& b) { return neg(softplus(neg(X(b)))); }));
-  add_rule(db, "log1m_sigmoid", pattern_rule(elemwise("log", {elemwise("sub", {constant(1), elemwise("sigmoid", {x()})})}),
-                                             [](const Bindings& b) { return neg(softplus(X(b))); }));
-  add_rule(db, "log1p_neg_sigmoid", pattern_rule(elemwise("log1p", {elemwise("neg", {elemwise("sigmoid", {x()})})}),
-                                                 [](const Bindings& b) { return neg(softplus(X(b))); }));
+  add_rule(db, "log_sigmoid", pattern_rule(elemwise("log", {elemwise("sigmoid", {any_x()})}),
+                                           [](const Bindings& b) { return neg(softplus(neg(bound_x(b)))); }));
+  add_rule(db, "log1m_sigmoid", pattern_rule(elemwise("log", {elemwise("sub", {constant(1), elemwise("sigmoid", {any_x()})})}),
+                                             [](const Bindings& b) { return neg(softplus(bound_x(b))); }));
+  add_rule(db, "log1p_neg_sigmoid", pattern_rule(elemwise("log1p", {elemwise("neg", {elemwise("sigmoid", {any_x()})})}),
+                                                 [](const Bindings& b) { return neg(softplus(bound_x(b))); }));
   // log1p(exp(x)) -> softplus(x)
-  add_rule(db, "softplus", pattern_rule(elemwise("log1p", {elemwise("exp", {x()})}),
-                                        [](const Bindings& b) { return softplus(X(b)); }));
+  add_rule(db, "softplus", pattern_rule(elemwise("log1p", {elemwise("exp", {any_x()})}),
+                                        [](const Bindings& b) { return softplus(bound_x(b)); }));
   // log(exp(a) / b) -> a - log(b): log(softmax(x)) becomes log_softmax without forming exp.
   add_rule(db, "log_div_exp", pattern_rule(elemwise("log", {elemwise("true_div", {elemwise("exp", {any("a")}), any("b")})}),
                                            [](const Bindings& b) { return sub(b.at("a"), log(b.at("b"))); }));
   add_rule(db, "logsumexp", node_rewriter({"Elemwise{log}"}, &stable_logsumexp));
   // log(erfc(x)) for large x
-  add_rule(db, "log_erfc", pattern_rule(elemwise("log", {elemwise("erfc", {x()})}),
-                                        [](const Bindings& b) { return log_erfc_stable(X(b)); },
+  add_rule(db, "log_erfc", pattern_rule(elemwise("log", {elemwise("erfc", {any_x()})}),
+                                        [](const Bindings& b) { return log_erfc_stable(bound_x(b)); },
                                         [](const Bindings& b) { return is_float(b.at("x")->dtype()); }));
 }
 
