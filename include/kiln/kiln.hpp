@@ -14,6 +14,7 @@
 #include "kiln/ops/reduce.hpp"
 #include "kiln/ops/shape.hpp"
 #include "kiln/ops/subtensor.hpp"
+#include "kiln/print/printing.hpp"
 #include "kiln/rewrite/rewrite.hpp"
 #include "kiln/runtime/array.hpp"
 #include "kiln/runtime/dtype.hpp"

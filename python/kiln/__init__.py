@@ -19,8 +19,10 @@ from . import tensor
 from . import gradient
 from .gradient import grad
 from .tensor import TensorType, TensorVariable
+from . import printing
+from .printing import pprint as pp
 
 __version__ = "0.1.0"
 
-__all__ = ["config", "function", "shared", "tensor", "gradient", "grad", "TensorType", "TensorVariable", "MissingInputError",
+__all__ = ["config", "function", "shared", "tensor", "gradient", "grad", "printing", "pp", "TensorType", "TensorVariable", "MissingInputError",
            "UnusedInputError"]

@@ -36,6 +36,10 @@ inline std::optional<DType> opt_dtype(nb::handle h) {
 /// None -> all axes; an int or a sequence of ints.
 Axes axes_from_python(nb::handle obj);
 
+/// The compiled Function inside a kiln Function object (bind_function.cpp), or nullptr when `obj`
+/// is something else.
+const Function* compiled_function(nb::handle obj);
+
 /// Load numpy's C API; called once when kiln._core is imported.
 void init_numpy_api();
 void bind_runtime(nb::module_& m);

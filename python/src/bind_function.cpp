@@ -73,6 +73,11 @@ class PyFunction {
 
 }  // namespace
 
+const Function* compiled_function(nb::handle obj) {
+  if (!nb::isinstance<PyFunction>(obj)) return nullptr;
+  return &nb::cast<const PyFunction&>(obj).function();
+}
+
 void bind_function(nb::module_& m) {
   nb::class_<PyFunction>(m, "Function")
       .def("__call__", &PyFunction::call)
