@@ -289,3 +289,11 @@ def test_function_graph_from_python():
     assert [str(n.op) for n in fg.toposort()] == ["Elemwise{log}", "Elemwise{mul}"]
     assert str(out.owner.inputs[0].owner.op) == "Elemwise{exp}"  # the user's graph is untouched
     assert [str(n.op) for n in kiln._core.toposort([out])] == ["Elemwise{exp}", "Elemwise{mul}"]
+
+
+def test_plural_constructors():
+    a, b = T.matrices("a", "b")
+    x, y = T.dvectors("x, y")
+    assert (a.name, b.name, x.name, y.name) == ("a", "b", "x", "y")
+    assert [v.dtype for v in T.fscalars(3)] == ["float32"] * 3
+    assert [v.ndim for v in T.itensor3s("p q")] == [3, 3]

@@ -55,10 +55,13 @@ def _prefix_of(dtype):
 
 
 def _make_plural(single):
-    def plural(names, dtype=None):
-        if isinstance(names, int):
-            return [single(dtype=dtype) for _ in range(names)]
-        return [single(n, dtype=dtype) for n in names.replace(",", " ").split()]
+    """Theano's scalars/vectors/matrices...: matrices('a', 'b'), matrices('a, b') or matrices(2)."""
+    def plural(*names, dtype=None):
+        if len(names) == 1 and isinstance(names[0], int):
+            return [single(dtype=dtype) for _ in range(names[0])]
+        if len(names) == 1 and isinstance(names[0], str):
+            names = names[0].replace(",", " ").split()
+        return [single(n, dtype=dtype) for n in names]
 
     return plural
 
