@@ -165,10 +165,11 @@ class Elemwise final : public Op {
         shape.push_back(typed_constant(static_cast<double>(out.shape()[d]), DType::Int64));
         continue;
       }
-      Var pick;
-      for (size_t j = 0; j < node.inputs().size() && !pick; ++j)
-        if (!node.input(j)->type().broadcastable(d)) pick = in_shapes[j][d];
-      shape.push_back(pick);
+      // Every input that does not broadcast along d must have the output's size there.
+      std::vector<Var> sizes;
+      for (size_t j = 0; j < node.inputs().size(); ++j)
+        if (!node.input(j)->type().broadcastable(d)) sizes.push_back(in_shapes[j][d]);
+      shape.push_back(same_size(sizes, name() + " dimension " + std::to_string(d)));
     }
     return {shape};
   }

@@ -129,6 +129,36 @@ class ShapeOp final : public Op {
   }
 };
 
+// SameSize{what}: the first of several int64 sizes, after checking that they are all equal.
+// Shape inference uses it where an op requires equal sizes (elementwise broadcasting), so a
+// shape computed without running the op still raises on inputs the op would reject.
+class SameSize final : public Op {
+ public:
+  explicit SameSize(std::string what) : what_(std::move(what)) {}
+  std::string name() const override { return "SameSize{" + what_ + "}"; }
+  std::string kind() const override { return "SameSize"; }
+  bool equals(const Op& o) const override {
+    auto* s = dynamic_cast<const SameSize*>(&o);
+    return s && s->what_ == what_;
+  }
+  bool differentiable() const override { return false; }
+  std::vector<TensorType> make_outputs(const std::vector<Var>& inputs) const override {
+    for (const Var& v : inputs)
+      KILN_USER_CHECK(v->ndim() == 0 && v->dtype() == DType::Int64, TypeError) << name() << ": sizes must be int64 scalars";
+    return {TensorType(DType::Int64, {})};
+  }
+  void perform(const Apply&, std::span<const Array> in, std::span<Array> out) const override {
+    const int64_t first = in[0].item_as_int();
+    for (size_t i = 1; i < in.size(); ++i)
+      KILN_USER_CHECK(in[i].item_as_int() == first, ValueError)
+          << what_ << ": sizes " << first << " and " << in[i].item_as_int() << " differ";
+    out[0] = Array::scalar_int(first);
+  }
+
+ private:
+  std::string what_;
+};
+
 // Shape_i: the size of one axis as an int64 scalar.
 class ShapeI final : public Op {
  public:
@@ -654,6 +684,20 @@ class Eye final : public Op {
 
 // ---------------------------------------------------------------- builders
 
+Var same_size(const std::vector<Var>& sizes, const std::string& what) {
+  KILN_USER_CHECK(!sizes.empty(), ValueError) << "same_size: no sizes";
+  std::vector<Var> distinct;  // the same variable twice needs no check
+  for (const Var& v : sizes)
+    if (std::find(distinct.begin(), distinct.end(), v) == distinct.end()) distinct.push_back(v);
+  if (distinct.size() == 1) return distinct[0];
+  return make_node1(std::make_shared<SameSize>(what), distinct);
+}
+
+std::optional<int> shape_i_axis(const Apply& node) {
+  if (auto* s = dynamic_cast<const ShapeI*>(&node.op())) return s->axis();
+  return std::nullopt;
+}
+
 Var shape(const Var& x) {
   KILN_USER_CHECK(x != nullptr, TypeError) << "shape: null input";
   static const OpPtr op = std::make_shared<ShapeOp>();
@@ -761,7 +805,7 @@ std::vector<Var> constant_sizes(const std::vector<int64_t>& shape) {
   for (int64_t s : shape) sizes.push_back(int64_constant(s));
   return sizes;
 }
-KILN_REGISTER_OP_KINDS({{"Shape", false}, {"Shape_i", false}, {"MakeVector", true}, {"Reshape", true}, {"Alloc", true}, {"ARange", true}, {"Eye", false}});
+KILN_REGISTER_OP_KINDS({{"Shape", false}, {"Shape_i", false}, {"SameSize", false}, {"MakeVector", true}, {"Reshape", true}, {"Alloc", true}, {"ARange", true}, {"Eye", false}});
 
 }  // namespace
 

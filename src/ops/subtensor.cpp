@@ -635,6 +635,14 @@ Var int_entry_var(const Index& i) {
 
 }  // namespace
 
+std::optional<int64_t> literal_index(const Apply& node) {
+  auto* sub = dynamic_cast<const Subtensor*>(&node.op());
+  if (!sub || sub->entries().size() != 1) return std::nullopt;
+  const Entry& e = sub->entries()[0];
+  if (e.kind != EntryKind::Int || e.parts[0].kind != PartKind::Literal) return std::nullopt;
+  return e.parts[0].value;
+}
+
 std::vector<Var> detail::store_R_op(const Apply& node, const std::vector<Var>& ev, bool set) {
   const Var &x = node.input(0), &y = node.input(1);
   if (!ev[0] && !ev[1]) return {nullptr};

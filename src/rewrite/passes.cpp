@@ -11,6 +11,7 @@ void register_builtin_rewrites(RewriteDatabase& db) {
   db.add_phase("merge2", 49);          // merge what the phases above made equal
   register_merge_rewrites(db);
   register_canonicalize_rewrites(db);
+  register_shape_rewrites(db);
   register_stabilize_rewrites(db);
   register_specialize_rewrites(db);
 }

@@ -10,6 +10,7 @@ void register_merge_rewrites(RewriteDatabase& db);         // merge.cpp
 void register_canonicalize_rewrites(RewriteDatabase& db);  // canonicalize.cpp
 void register_stabilize_rewrites(RewriteDatabase& db);     // stabilize.cpp
 void register_specialize_rewrites(RewriteDatabase& db);    // specialize.cpp
+void register_shape_rewrites(RewriteDatabase& db);         // shape.cpp
 
 /// The pattern variable most rules are written in, and its binding.
 inline PatternPtr any_x() { return pat::any("x"); }

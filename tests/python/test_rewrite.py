@@ -21,7 +21,7 @@ def test_fast_run_pipeline_is_the_golden_list():
     assert kiln._core.rewrite_pipeline("FAST_RUN") == [
         "merge1: merge1_merge",
         "canonicalize: constant_folding, add_zero, sub_zero, mul_one, div_one, mul_zero, sub_self, neg_neg, "
-        "add_neg, exp_log, log_exp, compose_dimshuffles",
+        "add_neg, exp_log, log_exp, compose_dimshuffles, shape_to_sizes, shape_i_from_inputs, index_into_make_vector",
         "stabilize: log1p, log1p_neg, expm1, sigmoid, sigmoid_reciprocal, log_sigmoid, log1m_sigmoid, "
         "log1p_neg_sigmoid, softplus, log_div_exp, logsumexp, log_erfc",
         "specialize: pow_2, pow_3, pow_4, pow_1, pow_0, pow_half, pow_minus_half, pow_minus_1, pow_minus_2, "
@@ -166,3 +166,20 @@ def test_training_graph_values_unchanged_by_rewrites():
     for a, b in zip(fast(xv, yv), plain(xv, yv)):
         np.testing.assert_allclose(a, b, rtol=1e-12)
     assert len(fast.nodes()) < len(plain.nodes())
+
+
+def test_shapes_come_from_infer_shape_without_computing_the_variable():
+    a, b = T.dmatrix("a"), T.dmatrix("b")
+    f = kiln.function([a, b], [T.exp(T.dot(a, b)).shape[0], (T.dot(a, b) + 1).shape, T.tanh(a).shape[-1] * 2])
+    assert not {"Dot", "Elemwise{exp}", "Elemwise{tanh}"} & set(kinds(f)), kinds(f)
+    r0, r1, r2 = f(np.ones((3, 4)), np.ones((4, 5)))
+    assert r0 == 3 and list(r1) == [3, 5] and r2 == 8
+    g = kiln.function([a], T.mean(T.exp(a)))  # the count uses a's shape, not exp(a)'s
+    np.testing.assert_allclose(g(np.zeros((2, 3))), 1.0)
+
+
+def test_runtime_shape_errors_still_raise_after_shape_rewrites():
+    a, b = T.dmatrix("a"), T.dmatrix("b")
+    f = kiln.function([a, b], (a + b).shape)
+    with pytest.raises(ValueError):
+        f(np.ones((2, 3)), np.ones((4, 3)))

@@ -10,6 +10,7 @@
 #pragma once
 
 #include <optional>
+#include <string>
 #include <vector>
 
 #include "kiln/graph/graph.hpp"
@@ -20,6 +21,11 @@ namespace kiln {
 Var shape(const Var& x);
 /// The size of axis i of x as an int64 scalar (i may be negative).
 Var shape_i(const Var& x, int i);
+/// The first of `sizes` (int64 scalars), checked at run time to equal the others: a ValueError
+/// "<what>: sizes 3 and 4 differ" otherwise. One size is returned as is.
+Var same_size(const std::vector<Var>& sizes, const std::string& what);
+/// The axis of a Shape_i node, or std::nullopt for another op (for rewrites).
+std::optional<int> shape_i_axis(const Apply& node);
 /// The shape of x as a list of int64 scalars (constants where the size is static).
 std::vector<Var> shape_list(const Var& x);
 

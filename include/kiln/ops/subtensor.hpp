@@ -112,4 +112,7 @@ Var advanced_set_subtensor(const Var& x, const Var& y, const std::vector<Var>& i
 /// (flattening needs the shape op family); otherwise NotImplementedError.
 Var take(const Var& a, const Var& indices, std::optional<int> axis = std::nullopt);
 
+/// If `node` is x[i] with one literal integer i (as x.shape[0] builds), i; else std::nullopt.
+std::optional<int64_t> literal_index(const Apply& node);
+
 }  // namespace kiln
