@@ -135,6 +135,19 @@ std::shared_ptr<const Function> Function::compile(std::vector<Var> inputs, std::
   fn->update_values_.assign(fg.outputs().begin() + outputs.size(), fg.outputs().end());
   fn->warnings_.insert(fn->warnings_.end(), report.warnings.begin(), report.warnings.end());
   fn->rewrite_log_ = std::move(report.log);
+  if (Config::get().get_bool("profile_optimizer")) {
+    // One line per rewrite applied: applications, time, and the node count change it caused.
+    std::vector<std::pair<double, std::string>> rows;
+    for (const auto& [name, st] : report.stats) {
+      char line[160];
+      std::snprintf(line, sizeof line, "%10.3f ms %6d applied %+7ld nodes  %s", st.seconds * 1e3, st.applied,
+                    st.node_change, name.c_str());
+      rows.emplace_back(st.seconds, line);
+    }
+    std::sort(rows.rbegin(), rows.rend());
+    fn->rewrite_log_.push_back("rewrite profile of " + function_label(options.name) + ":");
+    for (const auto& r : rows) fn->rewrite_log_.push_back(r.second);
+  }
   fn->build_schedule();
   return fn;
 }

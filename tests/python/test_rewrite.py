@@ -183,3 +183,10 @@ def test_runtime_shape_errors_still_raise_after_shape_rewrites():
     f = kiln.function([a, b], (a + b).shape)
     with pytest.raises(ValueError):
         f(np.ones((2, 3)), np.ones((4, 3)))
+
+
+def test_profile_optimizer_reports_time_and_node_change(capsys):
+    with kiln.config.change_flags(profile_optimizer=True):
+        kiln.function([X], T.log(1 + X) + X ** 2)
+    out = capsys.readouterr().out
+    assert "rewrite profile" in out and "log1p" in out and "pow_2" in out and "applied" in out
