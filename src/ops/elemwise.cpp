@@ -118,21 +118,32 @@ DType compute_dtype(ScalarOpId id, const std::vector<DType>& in, DType out) {
 
 class Elemwise final : public Op {
  public:
-  // out_dtype: set only for Cast (identity with a chosen output dtype).
-  Elemwise(ScalarOpId id, std::optional<DType> out_dtype) : id_(id), cast_to_(out_dtype) {}
+  // out_dtype: set only for Cast (identity with a chosen output dtype). inplace: the input whose
+  // buffer the output reuses, or -1.
+  Elemwise(ScalarOpId id, std::optional<DType> out_dtype, int inplace = -1)
+      : id_(id), cast_to_(out_dtype), inplace_(inplace) {}
 
   std::string name() const override {
-    if (cast_to_) return "Elemwise{Cast{" + std::string(dtype_name(*cast_to_)) + "}}";
-    return op_label(id_);
+    std::string base = cast_to_ ? "Cast{" + std::string(dtype_name(*cast_to_)) + "}" : scalar_op_public_name(id_);
+    return "Elemwise{" + base + (inplace_ >= 0 ? ",inplace}" : "}");
+  }
+  std::map<int, int> destroy_map() const override {
+    if (inplace_ < 0) return {};
+    return {{0, inplace_}};
+  }
+  std::shared_ptr<const Elemwise> with_inplace(int input) const {
+    return std::make_shared<Elemwise>(id_, cast_to_, input);
   }
 
   std::string kind() const override { return cast_to_ ? "Elemwise{Cast}" : op_label(id_); }
 
   bool equals(const Op& other) const override {
     auto* o = dynamic_cast<const Elemwise*>(&other);
-    return o && o->id_ == id_ && o->cast_to_ == cast_to_;
+    return o && o->id_ == id_ && o->cast_to_ == cast_to_ && o->inplace_ == inplace_;
   }
-  size_t hash() const override { return static_cast<size_t>(id_) * 131 + (cast_to_ ? static_cast<size_t>(*cast_to_) + 1 : 0); }
+  size_t hash() const override {
+    return (static_cast<size_t>(id_) * 131 + (cast_to_ ? static_cast<size_t>(*cast_to_) + 1 : 0)) * 7 + (inplace_ + 1);
+  }
 
   std::vector<TensorType> make_outputs(const std::vector<Var>& inputs) const override {
     const ScalarOpInfo& info = scalar_op_info(id_);
@@ -256,6 +267,7 @@ class Elemwise final : public Op {
 
   ScalarOpId id_;
   std::optional<DType> cast_to_;
+  int inplace_;
 };
 
 // Run-time broadcast: the output size of each axis, checking every input against it.
@@ -293,7 +305,11 @@ void Elemwise::perform(const Apply& node, std::span<const Array> in, std::span<A
   const DType ct = compute_dtype(id_, in_dtypes, out_dtype);
   const detail::ScalarKernel kernel = detail::best_kernel(id_, ct);
   KILN_ASSERT(kernel != nullptr) << name() << " has no kernel for " << dtype_name(ct);
-  Array result = Array::empty(out_dtype, shape);
+  // An inplace node writes into its input's buffer when the run-time layout allows it exactly:
+  // same dtype and shape, C-contiguous, and memory kiln allocated (never a caller's array).
+  const bool reuse = inplace_ >= 0 && in[inplace_].dtype() == out_dtype && in[inplace_].shape() == shape &&
+                     in[inplace_].is_c_contiguous() && in[inplace_].buffer()->owned();
+  Array result = reuse ? in[inplace_] : Array::empty(out_dtype, shape);
   out[0] = result;
   if (result.size() == 0) return;
 
@@ -391,6 +407,14 @@ std::string scalar_op_public_name(ScalarOpId id) {
   if (id == ScalarOpId::and_ || id == ScalarOpId::or_) return n;  // Theano spells these and_, or_
   if (!n.empty() && n.back() == '_') n.pop_back();
   return n;
+}
+
+std::optional<Var> elemwise_inplace(const Apply& node, int input) {
+  auto* e = dynamic_cast<const Elemwise*>(&node.op());
+  if (!e || !e->destroy_map().empty()) return std::nullopt;
+  const TensorType &in = node.input(input)->type(), &out = node.output_ptr(0)->type();
+  if (in.dtype() != out.dtype() || in.broadcastable_pattern() != out.broadcastable_pattern()) return std::nullopt;
+  return make_node1(e->with_inplace(input), node.inputs());
 }
 
 Var elemwise(ScalarOpId op, std::vector<Var> inputs) {

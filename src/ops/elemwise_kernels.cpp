@@ -35,16 +35,17 @@ constexpr bool in_class_Int = !std::is_floating_point_v<T>;
 
 template <typename F, typename T>
 void run_kernel(const void* const* in, void* out_void, int64_t n) {
-  T* __restrict out = static_cast<T*>(out_void);
-  const T* __restrict a = static_cast<const T*>(in[0]);
+  // No __restrict on out: an inplace node writes over its first input element by element.
+  T* out = static_cast<T*>(out_void);
+  const T* a = static_cast<const T*>(in[0]);
   if constexpr (F::kArity == 1) {
     for (int64_t i = 0; i < n; ++i) out[i] = F::template apply<T>(a[i], T{}, T{});
   } else if constexpr (F::kArity == 2) {
-    const T* __restrict b = static_cast<const T*>(in[1]);
+    const T* b = static_cast<const T*>(in[1]);
     for (int64_t i = 0; i < n; ++i) out[i] = F::template apply<T>(a[i], b[i], T{});
   } else {
-    const T* __restrict b = static_cast<const T*>(in[1]);
-    const T* __restrict c = static_cast<const T*>(in[2]);
+    const T* b = static_cast<const T*>(in[1]);
+    const T* c = static_cast<const T*>(in[2]);
     for (int64_t i = 0; i < n; ++i) out[i] = F::template apply<T>(a[i], b[i], c[i]);
   }
 }

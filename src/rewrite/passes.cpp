@@ -9,11 +9,13 @@ void register_builtin_rewrites(RewriteDatabase& db) {
   db.add_phase("stabilize", 1.5);      // numerically safer forms (log1p, softplus, ...)
   db.add_phase("specialize", 2);       // cheaper forms (pow(x, 2) -> sqr(x), ...)
   db.add_phase("merge2", 49);          // merge what the phases above made equal
+  db.add_phase("inplace", 75);         // last: write into dead inputs' buffers
   register_merge_rewrites(db);
   register_canonicalize_rewrites(db);
   register_shape_rewrites(db);
   register_stabilize_rewrites(db);
   register_specialize_rewrites(db);
+  register_inplace_rewrites(db);
 }
 
 bool is_constant_value(const Var& v, double value) {

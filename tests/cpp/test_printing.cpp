@@ -165,7 +165,7 @@ TEST(Debugprint, CompiledFunctionShowsExecutionOrder) {
   auto fn = function({x}, {exp(x * w)}, opts);
   EXPECT_EQ(debugprint(*fn),
             "Function 'f'\n"
-            "Elemwise{exp} [id A] '' 1\n"
+            "Elemwise{exp,inplace} [id A] '' 1\n"
             " |Elemwise{mul} [id B] '' 0\n"
             "   |x [id C]\n"
             "   |w [id D]\n");

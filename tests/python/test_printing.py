@@ -89,7 +89,7 @@ def test_debugprint_compiled_function():
     f = kiln.function([x], T.exp(x * w), updates=[(w, w + x)], name="step")
     assert debugprint(f, file="str") == (
         "Function 'step'\n"
-        "Elemwise{exp} [id A] '' 1\n"
+        "Elemwise{exp,inplace} [id A] '' 1\n"
         " |Elemwise{mul} [id B] '' 0\n"
         "   |x [id C]\n"
         "   |w [id D]\n")

@@ -27,6 +27,7 @@ def test_fast_run_pipeline_is_the_golden_list():
         "specialize: pow_2, pow_3, pow_4, pow_1, pow_0, pow_half, pow_minus_half, pow_minus_1, pow_minus_2, "
         "mul_self, mul_minus_one",
         "merge2: merge2_merge",
+        "inplace: elemwise_inplace",
     ]
     assert kiln._core.rewrite_pipeline("NONE") == []
     assert all("specialize" not in line for line in kiln._core.rewrite_pipeline("FAST_COMPILE"))
@@ -190,3 +191,32 @@ def test_profile_optimizer_reports_time_and_node_change(capsys):
         kiln.function([X], T.log(1 + X) + X ** 2)
     out = capsys.readouterr().out
     assert "rewrite profile" in out and "log1p" in out and "pow_2" in out and "applied" in out
+
+
+def test_inplace_reuses_dead_intermediates_and_never_touches_inputs_or_shared_values():
+    w = kiln.shared(np.arange(4.0), name="w")
+    x = T.dvector("x")
+    f = kiln.function([x], T.exp(x * 2.0) + w, updates=[(w, w * 3.0 + x)])
+    assert "Elemwise{exp,inplace}" in [str(n.op) for n in f.nodes()] or any(
+        n.op.name.endswith(",inplace}") for n in f.nodes())
+    xv = np.array([0.0, 1.0, -1.0, 2.0])
+    keep = xv.copy()
+    out = f(xv)
+    np.testing.assert_allclose(out, np.exp(keep * 2) + np.arange(4.0))
+    np.testing.assert_array_equal(xv, keep)  # the caller's array is untouched
+    np.testing.assert_allclose(w.get_value(), np.arange(4.0) * 3 + keep)
+    out2 = f(xv)
+    np.testing.assert_allclose(out2, np.exp(keep * 2) + np.arange(4.0) * 3 + keep)
+    np.testing.assert_array_equal(xv, keep)
+    assert out[0] == np.exp(0.0) + 0.0  # earlier results are not overwritten by later calls
+
+
+def test_inplace_does_not_destroy_values_read_twice_or_views():
+    x = T.dvector("x")
+    y = T.exp(x)
+    f = kiln.function([x], [y + 1, y * 2, y.dimshuffle("x", 0) + 3])
+    xv = np.array([0.5, 1.5])
+    a, b, c = f(xv)
+    np.testing.assert_allclose(a, np.exp(xv) + 1)
+    np.testing.assert_allclose(b, np.exp(xv) * 2)
+    np.testing.assert_allclose(c, (np.exp(xv) + 3)[None])

@@ -181,6 +181,9 @@ class Op {
 
   /// Output i is a view of input view_map()[i] (no copy).
   virtual std::map<int, int> view_map() const { return {}; }
+  /// Output i is written into input destroy_map()[i]'s buffer, destroying that input's value.
+  /// Only the inplace rewrites create such nodes, after checking nothing else reads the input.
+  virtual std::map<int, int> destroy_map() const { return {}; }
 
   /// The op's kind, independent of its parameters: "Elemwise{exp}", "Sum", "Subtensor". The
   /// default is name() up to its first '{'. Kinds are what register_op_kind lists.

@@ -81,6 +81,10 @@ Var typed_constant(double value, DType dtype);
 /// Raises ValueError naming the pattern on duplicates, out-of-range entries, or dropping a
 /// non-broadcastable axis.
 Var dimshuffle(const Var& x, const std::vector<int>& pattern);
+/// The same elementwise computation as `node`, writing into input `input`'s buffer (for the
+/// inplace rewrites); std::nullopt if `node` is not elementwise or the input's type differs from
+/// the output's.
+std::optional<Var> elemwise_inplace(const Apply& node, int input);
 /// The pattern of a DimShuffle node, or std::nullopt for another op (for rewrites).
 std::optional<std::vector<int>> dimshuffle_pattern(const Apply& node);
 /// Reverse the axes (x.T).
