@@ -47,6 +47,10 @@ void register_canonicalize_rewrites(RewriteDatabase& db) {
   // exp(log(x)) -> x,  log(exp(x)) -> x
   add_rule(db, "exp_log", pattern_rule(elemwise("exp", {elemwise("log", {any_x()})}), [](const Bindings& b) { return b.at("x"); }));
   add_rule(db, "log_exp", pattern_rule(elemwise("log", {elemwise("exp", {any_x()})}), [](const Bindings& b) { return b.at("x"); }));
+  // (a / b) * b -> a (as Theano's mul/div canonicalizer cancels): the gradient of log(f(x))
+  // multiplies by f' after dividing by f, and cancelling keeps it finite where f underflows.
+  add_rule(db, "mul_div_cancel", pattern_rule(commutative("Elemwise{mul}", elemwise("true_div", {any("a"), any("b")}), any("b")),
+                                              [](const Bindings& b) { return b.at("a"); }));
   add_rule(db, "compose_dimshuffles", node_rewriter({"DimShuffle"}, &compose_dimshuffles));
 }
 

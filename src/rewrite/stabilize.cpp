@@ -69,6 +69,9 @@ void register_stabilize_rewrites(RewriteDatabase& db) {
                                        [](const Bindings& b) { return sigmoid(bound_x(b)); }));
   add_rule(db, "sigmoid_reciprocal", pattern_rule(elemwise("reciprocal", {commutative("Elemwise{add}", constant(1), elemwise("exp", {elemwise("neg", {any_x()})}))}),
                                                   [](const Bindings& b) { return sigmoid(bound_x(b)); }));
+  // 1 - sigmoid(x) -> sigmoid(-x): no cancellation for large x
+  add_rule(db, "one_minus_sigmoid", pattern_rule(elemwise("sub", {constant(1), elemwise("sigmoid", {any_x()})}),
+                                                 [](const Bindings& b) { return sigmoid(neg(bound_x(b))); }));
   // log(sigmoid(x)) -> -softplus(-x);  log(1 - sigmoid(x)) -> -softplus(x)
   add_rule(db, "log_sigmoid", pattern_rule(elemwise("log", {elemwise("sigmoid", {any_x()})}),
                                            [](const Bindings& b) { return neg(softplus(neg(bound_x(b)))); }));
