@@ -207,15 +207,21 @@ class AdvancedSubtensor final : public Op {
 // x with y stored (set) or added (inc) at x[i0, i1, ...]; inputs (x, y, i0, i1, ...).
 class AdvancedIncSubtensor final : public Op {
  public:
-  AdvancedIncSubtensor(bool one, bool set) : one_(one), set_(set) {}
+  AdvancedIncSubtensor(bool one, bool set, bool inplace = false) : one_(one), set_(set), inplace_(inplace) {}
 
   std::string name() const override {
-    return advanced_name(one_, "AdvancedIncSubtensor", set_ ? "{set}" : "{inc}");
+    std::string mode = set_ ? "set" : "inc";
+    return advanced_name(one_, "AdvancedIncSubtensor", ("{" + mode + (inplace_ ? ",inplace}" : "}")).c_str());
   }
   bool equals(const Op& o) const override {
     auto* a = dynamic_cast<const AdvancedIncSubtensor*>(&o);
-    return a && a->one_ == one_ && a->set_ == set_;
+    return a && a->one_ == one_ && a->set_ == set_ && a->inplace_ == inplace_;
   }
+  std::map<int, int> destroy_map() const override {
+    if (!inplace_) return {};
+    return {{0, 0}};
+  }
+  OpPtr inplace_variant() const { return std::make_shared<AdvancedIncSubtensor>(one_, set_, true); }
   size_t hash() const override { return std::hash<std::string>()(name()); }
 
   std::vector<TensorType> make_outputs(const std::vector<Var>& inputs) const override {
@@ -241,7 +247,7 @@ class AdvancedIncSubtensor final : public Op {
   void perform(const Apply& node, std::span<const Array> in, std::span<Array> out) const override {
     std::span<const Array> indices = in.subspan(2);
     const size_t k = indices.size();
-    Array result = in[0].copy();
+    Array result = detail::store_target(in[0], inplace_);
     Shape ishape = index_shape(name(), indices);
     std::vector<int64_t> dst_off = block_offsets(name(), result, indices, ishape);
     Shape block(result.shape().begin() + k, result.shape().end());
@@ -275,7 +281,7 @@ class AdvancedIncSubtensor final : public Op {
   }
 
  private:
-  bool one_, set_;
+  bool one_, set_, inplace_;
 };
 
 Var advanced_inc(const Var& x, const Var& y, const std::vector<Var>& indices, bool one, bool set) {
@@ -285,6 +291,15 @@ Var advanced_inc(const Var& x, const Var& y, const std::vector<Var>& indices, bo
   inputs.insert(inputs.end(), indices.begin(), indices.end());
   return make_node1(std::make_shared<AdvancedIncSubtensor>(one, set), std::move(inputs));
 }
+
+}  // namespace
+
+OpPtr detail::advanced_store_inplace_variant(const Op& op) {
+  if (auto* a = dynamic_cast<const AdvancedIncSubtensor*>(&op)) return a->inplace_variant();
+  return nullptr;
+}
+
+namespace {
 
 KILN_REGISTER_OP_KINDS({{"AdvancedSubtensor1", true}, {"AdvancedSubtensor", true}, {"AdvancedIncSubtensor1", true}, {"AdvancedIncSubtensor", true}});
 

@@ -515,15 +515,22 @@ class Subtensor final : public Op {
 
 class IncSubtensor final : public Op {
  public:
-  IncSubtensor(Entries entries, bool set) : entries_(std::move(entries)), set_(set) {}
+  IncSubtensor(Entries entries, bool set, bool inplace = false)
+      : entries_(std::move(entries)), set_(set), inplace_(inplace) {}
 
   std::string name() const override {
-    return std::string("IncSubtensor{") + (set_ ? "Set;" : "Inc;") + entries_str(entries_) + "}";
+    return std::string("IncSubtensor{") + (set_ ? "Set;" : "Inc;") + entries_str(entries_) +
+           (inplace_ ? ";inplace}" : "}");
   }
   bool equals(const Op& o) const override {
     auto* s = dynamic_cast<const IncSubtensor*>(&o);
-    return s && s->entries_ == entries_ && s->set_ == set_;
+    return s && s->entries_ == entries_ && s->set_ == set_ && s->inplace_ == inplace_;
   }
+  std::map<int, int> destroy_map() const override {
+    if (!inplace_) return {};
+    return {{0, 0}};
+  }
+  OpPtr inplace_variant() const { return std::make_shared<IncSubtensor>(entries_, set_, true); }
   size_t hash() const override { return std::hash<std::string>()(name()); }
 
   std::vector<TensorType> make_outputs(const std::vector<Var>& inputs) const override {
@@ -545,7 +552,7 @@ class IncSubtensor final : public Op {
   }
 
   void perform(const Apply& node, std::span<const Array> in, std::span<Array> out) const override {
-    Array result = in[0].copy();
+    Array result = detail::store_target(in[0], inplace_);
     Array region = select_region(name(), entries_, result, in.subspan(2));
     Array value = detail::broadcast_into(name(), in[1], node.input(1)->type(), region.shape());
     const int64_t zero[1] = {0};
@@ -576,6 +583,7 @@ class IncSubtensor final : public Op {
  private:
   Entries entries_;
   bool set_;
+  bool inplace_;
 };
 
 std::vector<Var> Subtensor::L_op(const Apply& node, const std::vector<Var>& gz) const {
@@ -641,6 +649,19 @@ std::optional<int64_t> literal_index(const Apply& node) {
   const Entry& e = sub->entries()[0];
   if (e.kind != EntryKind::Int || e.parts[0].kind != PartKind::Literal) return std::nullopt;
   return e.parts[0].value;
+}
+
+Array detail::store_target(const Array& x, bool inplace) {
+  // Inplace only into memory kiln allocated: a caller's array is never written.
+  return inplace && x.buffer()->owned() ? x : x.copy();
+}
+
+std::optional<Var> store_inplace(const Apply& node) {
+  OpPtr variant;
+  if (auto* s = dynamic_cast<const IncSubtensor*>(&node.op())) variant = s->inplace_variant();
+  if (!variant) variant = detail::advanced_store_inplace_variant(node.op());
+  if (!variant || !node.op().destroy_map().empty()) return std::nullopt;
+  return make_node1(variant, node.inputs());
 }
 
 std::vector<Var> detail::store_R_op(const Apply& node, const std::vector<Var>& ev, bool set) {

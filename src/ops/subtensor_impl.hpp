@@ -54,6 +54,12 @@ inline std::vector<Var> with_index_inputs(std::vector<Var> head, const Apply& no
   return head;
 }
 
+/// The array a store op writes into: x itself for an inplace node (when kiln owns x's memory),
+/// else a copy of x.
+Array store_target(const Array& x, bool inplace);
+/// The inplace variant of an integer-array store op, or nullptr for another op.
+OpPtr advanced_store_inplace_variant(const Op& op);
+
 /// Forward mode of the store ops (set/inc of a region, basic or integer-array): they are linear
 /// in (x, y) together, so the tangent is the same store applied to the tangents, with zeros
 /// standing in for the one held constant.

@@ -28,7 +28,7 @@ def test_fast_run_pipeline_is_the_golden_list():
         "specialize: pow_2, pow_3, pow_4, pow_1, pow_0, pow_half, pow_minus_half, pow_minus_1, pow_minus_2, "
         "mul_self, mul_minus_one",
         "merge2: merge2_merge",
-        "inplace: elemwise_inplace",
+        "inplace: elemwise_inplace, store_inplace",
     ]
     assert kiln._core.rewrite_pipeline("NONE") == []
     assert all("specialize" not in line for line in kiln._core.rewrite_pipeline("FAST_COMPILE"))
@@ -230,3 +230,21 @@ def test_gradient_of_log_sigmoid_is_finite_at_large_inputs():
     import scipy.special as sp
     np.testing.assert_allclose(f(xv), sp.expit(-xv), atol=1e-300)  # d/dx log(sigmoid(x)) = sigmoid(-x)
     assert np.isfinite(f(xv)).all()
+
+
+def test_store_ops_write_into_dead_inputs_only():
+    x = T.dvector("x")
+    y = T.dscalar("y")
+    f = kiln.function([x, y], [T.inc_subtensor((x * 2)[1:], y), T.set_subtensor(x[[0, 2]], y)])
+    names = [n.op.name for n in f.nodes()]
+    assert any(n.startswith("IncSubtensor") and n.endswith(";inplace}") for n in names), names
+    assert not any(n.startswith("AdvancedIncSubtensor") and "inplace" in n for n in names), names  # x is the caller's
+    xv = np.array([1.0, 2.0, 3.0])
+    a, b = f(xv, 10.0)
+    np.testing.assert_allclose(a, [2.0, 14.0, 16.0])
+    np.testing.assert_allclose(b, [10.0, 2.0, 10.0])
+    np.testing.assert_array_equal(xv, [1.0, 2.0, 3.0])
+    g = G.grad(T.sum(x[[0, 0, 2]] ** 2), x)
+    h = kiln.function([x], g)
+    assert any("inplace" in n.op.name and "AdvancedIncSubtensor" in n.op.name for n in h.nodes())
+    np.testing.assert_allclose(h(xv), [4.0, 0.0, 6.0])
