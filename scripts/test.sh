@@ -21,6 +21,9 @@ echo "== C++ examples"
 echo "== Python tests"
 PYTHONPATH="$PWD/python" "$PYTHON" -m pytest -q -p no:cacheprovider tests/python
 
+echo "== Python tests again in DebugMode (every node's contract, every result against the unrewritten graph)"
+KILN_FLAGS="mode=DebugMode" PYTHONPATH="$PWD/python" "$PYTHON" -m pytest -q -p no:cacheprovider tests/python
+
 echo "== Packaging: pip install . and run the example from the installed package"
 "$PYTHON" -m pip install -q --disable-pip-version-check --no-build-isolation .
 (cd /tmp && "$PYTHON" "$OLDPWD/examples/readme_example.py")

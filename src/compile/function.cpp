@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <cstdio>
 #include <map>
 #include <sstream>
@@ -149,6 +150,18 @@ std::shared_ptr<const Function> Function::compile(std::vector<Var> inputs, std::
     for (const auto& r : rows) fn->rewrite_log_.push_back(r.second);
   }
   fn->build_schedule();
+  if (mode == "DebugMode" || mode == "DEBUG_MODE") {
+    // DebugMode's oracle: the same graph without rewrites, returning the update values as outputs.
+    fn->debug_ = true;
+    FunctionOptions plain;
+    plain.mode = "NONE";
+    plain.givens = options.givens;
+    plain.on_unused_input = "ignore";
+    plain.allow_input_downcast = options.allow_input_downcast;
+    std::vector<Var> all = outputs;
+    for (const auto& u : options.updates) all.push_back(u.second);
+    fn->reference_ = compile(inputs, all, plain);
+  }
   return fn;
 }
 
@@ -193,6 +206,60 @@ void Function::build_schedule() {
     for (int in : steps_[s].input_slots) last_use[in] = static_cast<int>(s);
   for (int slot_index = 0; slot_index < num_slots_; ++slot_index)
     if (last_use[slot_index] >= 0 && !pinned.count(slot_index)) steps_[last_use[slot_index]].free_after.push_back(slot_index);
+}
+
+namespace {
+
+bool same_values(const Array& a, const Array& b) {
+  if (a.dtype() != b.dtype() || a.shape() != b.shape()) return false;
+  for (int64_t i = 0; i < a.size(); ++i) {
+    double x = a.item_as_double(i), y = b.item_as_double(i);
+    if (x == y || (std::isnan(x) && std::isnan(y))) continue;
+    if (!std::isfinite(y) && std::isfinite(x)) continue;  // a stability rewrite fixed an overflow or 0/0
+    // Rewrites reorder float arithmetic and stabilised forms are more accurate than the naive ones:
+    // compare as numpy.allclose with Theano's DebugMode tolerances.
+    const bool f32 = a.dtype() == DType::Float32;
+    const double rtol = f32 ? 1e-3 : 1e-5, atol = f32 ? 1e-5 : 1e-8;
+    if (!is_float(a.dtype()) || std::isnan(x) || std::isnan(y) || std::abs(x - y) > atol + rtol * std::abs(y)) return false;
+  }
+  return true;
+}
+
+}  // namespace
+
+// DebugMode: an op must not change an input unless its destroy_map says so, and may return an
+// input's memory only as a declared view or destruction.
+void Function::check_node_contract(const Apply& node, const std::vector<Array>& before,
+                                   const std::vector<Array>& in, const std::vector<Array>& out) const {
+  const auto destroyed = node.op().destroy_map(), views = node.op().view_map();
+  std::set<int> may_change;
+  for (const auto& [o, i] : destroyed) may_change.insert(i);
+  for (size_t i = 0; i < in.size(); ++i)
+    KILN_USER_CHECK(may_change.count(static_cast<int>(i)) || same_values(before[i], in[i]), RuntimeError)
+        << "DebugMode: " << describe_node(node) << " changed its input " << i << " without declaring it in destroy_map";
+  for (size_t o = 0; o < out.size(); ++o)
+    for (size_t i = 0; i < in.size(); ++i) {
+      if (!out[o].defined() || !out[o].shares_buffer_with(in[i])) continue;
+      auto declared = [&](const std::map<int, int>& m) {
+        auto it = m.find(static_cast<int>(o));
+        return it != m.end() && it->second == static_cast<int>(i);
+      };
+      KILN_USER_CHECK(declared(views) || declared(destroyed) || in[i].size() == 0, RuntimeError)
+          << "DebugMode: output " << o << " of " << describe_node(node) << " shares memory with input " << i
+          << " but the op declares no view or destruction of it";
+    }
+}
+
+// DebugMode: the rewritten graph must compute what the graph as written computes.
+void Function::compare_with_reference(const std::vector<Array>& args, const std::vector<Array>& results,
+                                      const std::vector<Array>& new_values) const {
+  std::vector<Array> expected = (*reference_)(args);
+  for (size_t i = 0; i < results.size() + new_values.size(); ++i) {
+    const Array& got = i < results.size() ? results[i] : new_values[i - results.size()];
+    KILN_USER_CHECK(same_values(got, expected[i]), RuntimeError)
+        << "DebugMode: " << (i < results.size() ? "output " + std::to_string(i) : "update " + std::to_string(i - results.size()))
+        << " of " << function_label(name_) << " differs between the rewritten graph and the graph as written";
+  }
 }
 
 std::string Function::profile_summary() const {
@@ -267,6 +334,9 @@ std::vector<Array> Function::operator()(const std::vector<Array>& args) const {
     in_values.clear();
     for (int s : step.input_slots) in_values.push_back(ws[s]);
     out_values.assign(step.output_slots.size(), Array());
+    std::vector<Array> before;
+    if (debug_)
+      for (const Array& a : in_values) before.push_back(a.copy());
     try {
       step.node->op().perform(*step.node, in_values, out_values);
     } catch (const Error& e) {
@@ -278,6 +348,7 @@ std::vector<Array> Function::operator()(const std::vector<Array>& args) const {
     } catch (const std::bad_alloc&) {
       KILN_THROW(RuntimeError) << "out of memory while computing " << describe_node(*step.node);
     }
+    if (debug_) check_node_contract(*step.node, before, in_values, out_values);
     for (size_t i = 0; i < out_values.size(); ++i) {
       const Variable* ov = step.node->output_ptr(static_cast<int>(i));
       KILN_ASSERT(out_values[i].defined() && out_values[i].dtype() == ov->dtype() && out_values[i].ndim() == ov->ndim())
@@ -311,6 +382,7 @@ std::vector<Array> Function::operator()(const std::vector<Array>& args) const {
     if (!returned.insert(r.buffer().get()).second) r = r.copy();
     results.push_back(std::move(r));
   }
+  if (debug_) compare_with_reference(args, results, new_values);
   for (size_t i = 0; i < new_values.size(); ++i) update_targets_[i]->storage()->set(std::move(new_values[i]));
   return results;
 }

@@ -206,10 +206,10 @@ std::set<std::string> split_tags(const std::string& s) {
 }  // namespace
 
 RewriteQuery mode_query(const std::string& mode) {
+  if (mode == "NONE") return {};  // no rewrites at all, whatever the flags add
   Config& config = Config::get();
   std::string optimizer = config.value("optimizer");
   if (mode == "FAST_COMPILE") optimizer = "fast_compile";
-  if (mode == "NONE") optimizer = "None";
   RewriteQuery q;
   if (optimizer == "fast_run") q.include = {"fast_run"};
   else if (optimizer == "fast_compile") q.include = {"fast_compile"};

@@ -14,6 +14,8 @@ std::vector<std::string> kinds(const FunctionGraph& fg) {
   return out;
 }
 
+PatternPtr any_x_for_test() { return pat::any("x"); }
+
 RewriteQuery everything() {
   RewriteQuery q;
   q.include = {"test"};
@@ -93,4 +95,58 @@ TEST(RewriteEngine, FastRunThroughFunction) {
   EXPECT_NE(std::find(got.begin(), got.end(), "Elemwise{sqr}"), got.end());
   Array tiny = Array::scalar(DType::Float64, 1e-20).reshape({1});
   EXPECT_DOUBLE_EQ((*f)({tiny})[0].item_as_double(), 1e-20);
+}
+
+namespace {
+
+// An op that writes into its input without declaring it: DebugMode must catch it.
+class SneakyDouble final : public Op {
+ public:
+  std::string name() const override { return "SneakyDouble"; }
+  std::vector<TensorType> make_outputs(const std::vector<Var>& in) const override { return {in[0]->type()}; }
+  void perform(const Apply&, std::span<const Array> in, std::span<Array> out) const override {
+    Array x = in[0];
+    for (int64_t i = 0; i < x.size(); ++i) x.data_as<double>()[i] *= 2;  // the violation
+    out[0] = x.copy();
+  }
+};
+
+}  // namespace
+
+TEST(DebugMode, CatchesUndeclaredInputChanges) {
+  Var x = vector("x", DType::Float64);
+  Var y = make_node1(std::make_shared<SneakyDouble>(), {exp(x)});
+  FunctionOptions debug;
+  debug.mode = "DebugMode";
+  auto f = function({x}, {y}, debug);
+  Array xv = Array::zeros(DType::Float64, {3});
+  try {
+    (*f)({xv});
+    FAIL() << "DebugMode did not notice";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("changed its input 0"), std::string::npos) << e.what();
+  }
+}
+
+TEST(DebugMode, CatchesAWrongRewrite) {
+  // A deliberately wrong rule, only selected through optimizer_including.
+  RewriteDatabase::get().add("specialize", {"wrong_for_debugmode_test", {"debugmode_test"},
+                                            pattern_rule(pat::elemwise("exp", {any_x_for_test()}),
+                                                         [](const Bindings& b) { return log(b.at("x")); })});
+  Config::get().set("optimizer_including", "debugmode_test");
+  Var x = vector("x", DType::Float64);
+  FunctionOptions debug;
+  debug.mode = "DebugMode";
+  auto f = function({x}, {exp(x)}, debug);
+  Config::get().set("optimizer_including", "");
+  ASSERT_EQ(f->nodes().size(), 1u);
+  EXPECT_EQ(f->nodes()[0]->op().kind(), "Elemwise{log}");
+  Array xv = Array::zeros(DType::Float64, {2});
+  xv = (*function({x}, {x + 1.0}))({xv})[0];
+  try {
+    (*f)({xv});
+    FAIL() << "DebugMode did not notice";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("differs"), std::string::npos) << e.what();
+  }
 }

@@ -297,3 +297,12 @@ def test_plural_constructors():
     assert (a.name, b.name, x.name, y.name) == ("a", "b", "x", "y")
     assert [v.dtype for v in T.fscalars(3)] == ["float32"] * 3
     assert [v.ndim for v in T.itensor3s("p q")] == [3, 3]
+
+
+def test_debug_mode_runs_and_checks_results():
+    x = T.dvector("x")
+    w = kiln.shared(np.ones(3), name="w")
+    f = kiln.function([x], [T.log(1 + x) * w, T.exp(x).sum()], updates=[(w, w * 2)], mode="DebugMode")
+    out = f(np.array([0.1, 0.2, 0.3]))
+    np.testing.assert_allclose(out[0], np.log1p([0.1, 0.2, 0.3]))
+    np.testing.assert_allclose(w.get_value(), [2.0, 2.0, 2.0])  # updates applied once

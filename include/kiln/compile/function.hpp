@@ -28,7 +28,9 @@ struct FunctionOptions {
   bool allow_input_downcast = false;
   /// Name shown in error messages and printing.
   std::string name;
-  /// "FAST_RUN", "FAST_COMPILE" or "DebugMode"; empty means config.mode.
+  /// "FAST_RUN", "FAST_COMPILE", "NONE" (no rewrites) or "DebugMode" (FAST_RUN, checking each
+  /// node's destroy/view contract and every result against the graph as written); empty means
+  /// config.mode.
   std::string mode;
   /// Time every node of every call (see Function::profile_summary).
   bool profile = false;
@@ -82,6 +84,12 @@ class Function {
   std::vector<std::string> rewrite_log_;
   std::vector<std::shared_ptr<Apply>> keep_alive_;
   bool profile_ = false;
+  bool debug_ = false;
+  std::shared_ptr<const Function> reference_;  // DebugMode's oracle
+  void check_node_contract(const Apply& node, const std::vector<Array>& before, const std::vector<Array>& in,
+                           const std::vector<Array>& out) const;
+  void compare_with_reference(const std::vector<Array>& args, const std::vector<Array>& results,
+                              const std::vector<Array>& new_values) const;
   std::unique_ptr<std::atomic<int64_t>[]> step_ns_;  // per step, when profiling
   mutable std::atomic<int64_t> calls_{0};
 };
