@@ -22,6 +22,41 @@ std::optional<std::vector<Var>> compose_dimshuffles(const FunctionGraph&, const 
   return std::vector<Var>{dimshuffle(inner_node->input(0), composed)};
 }
 
+PatternPtr any_constant(const std::string& name) {
+  return any_if(name, [](const Var& v) { return v->is_constant(); });
+}
+
+// True when `sizes` (a shape vector's graph) is exactly x's own shape: make_vector(Shape_i(x, 0),
+// ..., Shape_i(x, n-1)), or static sizes equal to x's static shape.
+bool is_own_shape(const std::vector<Var>& sizes, const Var& x) {
+  if (static_cast<int>(sizes.size()) != x->ndim()) return false;
+  for (int d = 0; d < x->ndim(); ++d) {
+    const Var& s = sizes[d];
+    const Apply* o = s->owner();
+    bool same = o && shape_i_axis(*o) == d && o->input(0) == x;
+    if (!same && s->is_constant() && x->type().shape()[d] != kUnknownDim)
+      same = s->constant_value().item_as_int() == x->type().shape()[d];
+    if (!same) return false;
+  }
+  return true;
+}
+
+// reshape(x, x.shape) -> x
+std::optional<std::vector<Var>> reshape_to_own_shape(const FunctionGraph&, const Apply& node) {
+  const Var& x = node.input(0);
+  const Apply* vec = node.input(1)->owner();
+  if (!vec || vec->op().kind() != "MakeVector" || !is_own_shape(vec->inputs(), x)) return std::nullopt;
+  return std::vector<Var>{x};
+}
+
+// alloc(v, *v.shape) -> v
+std::optional<std::vector<Var>> alloc_of_own_shape(const FunctionGraph&, const Apply& node) {
+  const Var& v = node.input(0);
+  std::vector<Var> sizes(node.inputs().begin() + 1, node.inputs().end());
+  if (!is_own_shape(sizes, v)) return std::nullopt;
+  return std::vector<Var>{v};
+}
+
 void add_rule(RewriteDatabase& db, const std::string& name, std::shared_ptr<NodeRewriter> r) {
   db.add("canonicalize", {name, {"fast_run", "canonicalize"}, std::move(r)});
 }
@@ -51,6 +86,16 @@ void register_canonicalize_rewrites(RewriteDatabase& db) {
   // multiplies by f' after dividing by f, and cancelling keeps it finite where f underflows.
   add_rule(db, "mul_div_cancel", pattern_rule(commutative("Elemwise{mul}", elemwise("true_div", {any("a"), any("b")}), any("b")),
                                               [](const Bindings& b) { return b.at("a"); }));
+  // c1 * (c2 * x) -> (c1 * c2) * x and c1 + (c2 + x) -> (c1 + c2) + x: constants collected, then
+  // folded into one by constant folding.
+  add_rule(db, "collect_mul_constants",
+           pattern_rule(commutative("Elemwise{mul}", any_constant("c1"), commutative("Elemwise{mul}", any_constant("c2"), any_x())),
+                        [](const Bindings& b) { return mul(mul(b.at("c1"), b.at("c2")), bound_x(b)); }));
+  add_rule(db, "collect_add_constants",
+           pattern_rule(commutative("Elemwise{add}", any_constant("c1"), commutative("Elemwise{add}", any_constant("c2"), any_x())),
+                        [](const Bindings& b) { return add(add(b.at("c1"), b.at("c2")), bound_x(b)); }));
+  add_rule(db, "reshape_to_own_shape", node_rewriter({"Reshape"}, &reshape_to_own_shape));
+  add_rule(db, "alloc_of_own_shape", node_rewriter({"Alloc"}, &alloc_of_own_shape));
   add_rule(db, "compose_dimshuffles", node_rewriter({"DimShuffle"}, &compose_dimshuffles));
 }
 

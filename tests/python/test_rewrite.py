@@ -21,7 +21,8 @@ def test_fast_run_pipeline_is_the_golden_list():
     assert kiln._core.rewrite_pipeline("FAST_RUN") == [
         "merge1: merge1_merge",
         "canonicalize: constant_folding, add_zero, sub_zero, mul_one, div_one, mul_zero, sub_self, neg_neg, "
-        "add_neg, exp_log, log_exp, mul_div_cancel, compose_dimshuffles, shape_to_sizes, shape_i_from_inputs, "
+        "add_neg, exp_log, log_exp, mul_div_cancel, collect_mul_constants, collect_add_constants, "
+        "reshape_to_own_shape, alloc_of_own_shape, compose_dimshuffles, shape_to_sizes, shape_i_from_inputs, "
         "index_into_make_vector",
         "stabilize: log1p, log1p_neg, expm1, sigmoid, sigmoid_reciprocal, one_minus_sigmoid, log_sigmoid, log1m_sigmoid, "
         "log1p_neg_sigmoid, softplus, log_div_exp, logsumexp, log_erfc",
@@ -248,3 +249,17 @@ def test_store_ops_write_into_dead_inputs_only():
     h = kiln.function([x], g)
     assert any("inplace" in n.op.name and "AdvancedIncSubtensor" in n.op.name for n in h.nodes())
     np.testing.assert_allclose(h(xv), [4.0, 0.0, 6.0])
+
+
+def test_constants_collected_and_useless_reshape_alloc_removed():
+    m = T.dmatrix("m")
+    f = kiln.function([X, m], [2.0 * (3.0 * X), (X + 1.0) + 2.0, m.reshape(m.shape) * 2, T.alloc(m, m.shape[0], m.shape[1]) + 1])
+    got = kinds(f)
+    assert got.count("Elemwise{mul}") == 2 and got.count("Elemwise{add}") == 2, got
+    assert "Reshape" not in got and "Alloc" not in got, got
+    xv, mv = np.array([1.0, 2.0]), np.arange(6.0).reshape(2, 3)
+    a, b, c, d = f(xv, mv)
+    np.testing.assert_allclose(a, 6 * xv)
+    np.testing.assert_allclose(b, xv + 3)
+    np.testing.assert_allclose(c, 2 * mv)
+    np.testing.assert_allclose(d, mv + 1)
