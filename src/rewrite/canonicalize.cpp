@@ -87,13 +87,15 @@ void register_canonicalize_rewrites(RewriteDatabase& db) {
   add_rule(db, "mul_div_cancel", pattern_rule(commutative("Elemwise{mul}", elemwise("true_div", {any("a"), any("b")}), any("b")),
                                               [](const Bindings& b) { return b.at("a"); }));
   // c1 * (c2 * x) -> (c1 * c2) * x and c1 + (c2 + x) -> (c1 + c2) + x: constants collected, then
-  // folded into one by constant folding.
+  // folded into one by constant folding. They are combined in the result's dtype (two int8 literals
+  // next to a float64 x must not be added in int8).
+  auto in_result_dtype = [](const Bindings& b, const char* name) { return cast(b.at(name), b.at("$root")->dtype()); };
   add_rule(db, "collect_mul_constants",
            pattern_rule(commutative("Elemwise{mul}", any_constant("c1"), commutative("Elemwise{mul}", any_constant("c2"), any_x())),
-                        [](const Bindings& b) { return mul(mul(b.at("c1"), b.at("c2")), bound_x(b)); }));
+                        [=](const Bindings& b) { return mul(mul(in_result_dtype(b, "c1"), in_result_dtype(b, "c2")), bound_x(b)); }));
   add_rule(db, "collect_add_constants",
            pattern_rule(commutative("Elemwise{add}", any_constant("c1"), commutative("Elemwise{add}", any_constant("c2"), any_x())),
-                        [](const Bindings& b) { return add(add(b.at("c1"), b.at("c2")), bound_x(b)); }));
+                        [=](const Bindings& b) { return add(add(in_result_dtype(b, "c1"), in_result_dtype(b, "c2")), bound_x(b)); }));
   add_rule(db, "reshape_to_own_shape", node_rewriter({"Reshape"}, &reshape_to_own_shape));
   add_rule(db, "alloc_of_own_shape", node_rewriter({"Alloc"}, &alloc_of_own_shape));
   add_rule(db, "compose_dimshuffles", node_rewriter({"DimShuffle"}, &compose_dimshuffles));

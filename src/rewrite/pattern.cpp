@@ -130,6 +130,7 @@ class PatternRule final : public NodeRewriter {
     Bindings bindings;
     if (!match_pattern(pattern_, node.output(0), bindings)) return std::nullopt;
     if (guard_ && !guard_(bindings)) return std::nullopt;
+    bindings["$root"] = node.output(0);  // lets a rule see the type it must produce
     Var out = build_(bindings);
     if (!out) return std::nullopt;
     // A rule applies only where its result has the node's type: a matched part of another dtype

@@ -263,3 +263,14 @@ def test_constants_collected_and_useless_reshape_alloc_removed():
     np.testing.assert_allclose(b, xv + 3)
     np.testing.assert_allclose(c, 2 * mv)
     np.testing.assert_allclose(d, mv + 1)
+
+
+def test_collected_integer_literals_are_combined_in_the_result_dtype():
+    s = T.dscalar("s")
+    y = s
+    for _ in range(300):
+        y = y + 1  # int8 literals: their sum must not wrap at 127
+    assert kiln.function([s], y)(0.0) == 300.0
+    b = T.bscalar("b")
+    z = (b + 100) + 100  # int8 arithmetic wraps the same way in either order
+    assert kiln.function([b], z)(np.int8(0)) == kiln.function([b], z, mode="NONE")(np.int8(0))

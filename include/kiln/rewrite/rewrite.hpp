@@ -62,6 +62,7 @@ PatternPtr elemwise(const std::string& scalar_op, std::vector<PatternPtr> args);
 bool match_pattern(const PatternPtr& pattern, const Var& v, Bindings& bindings);
 
 /// A declarative rule: `pattern -> build(bindings)`, applied when `guard` (optional) accepts.
+/// `build` also finds the matched node's output under the name "$root".
 std::shared_ptr<NodeRewriter> pattern_rule(PatternPtr pattern, std::function<Var(const Bindings&)> build,
                                            std::function<bool(const Bindings&)> guard = nullptr);
 
