@@ -1,6 +1,9 @@
 // canonicalize: one spelling per computation, so later phases and merging see through the many
 // ways users write the same thing. Rules quote the algebra they apply.
+#include <algorithm>
+
 #include "kiln/ops/elemwise.hpp"
+#include "kiln/ops/reduce.hpp"
 #include "kiln/ops/shape.hpp"
 #include "rewrite/passes.hpp"
 
@@ -57,6 +60,33 @@ std::optional<std::vector<Var>> alloc_of_own_shape(const FunctionGraph&, const A
   return std::vector<Var>{v};
 }
 
+// sum(x.dimshuffle(p), axes) -> sum(x, p[axes]).dimshuffle(q): reduce the input directly; new
+// broadcastable axes among `axes` just disappear.
+std::optional<std::vector<Var>> sum_of_dimshuffle(const FunctionGraph&, const Apply& node) {
+  auto axes = reduce_axes(node);
+  const Apply* ds = node.input(0)->owner();
+  if (!axes || node.op().kind() != "Sum" || !ds) return std::nullopt;
+  auto pattern = dimshuffle_pattern(*ds);
+  if (!pattern) return std::nullopt;
+  const Var& x = ds->input(0);
+  std::vector<int> input_axes;
+  for (int a : *axes)
+    if ((*pattern)[a] >= 0) input_axes.push_back((*pattern)[a]);
+  std::sort(input_axes.begin(), input_axes.end());
+  std::vector<int> kept;  // input axes left after the sum, in order
+  for (int d = 0; d < x->ndim(); ++d)
+    if (!std::binary_search(input_axes.begin(), input_axes.end(), d)) kept.push_back(d);
+  std::vector<int> order;  // the remaining output axes, in terms of the reduced input
+  for (int i = 0; i < static_cast<int>(pattern->size()); ++i) {
+    if (std::find(axes->begin(), axes->end(), i) != axes->end()) continue;
+    int p = (*pattern)[i];
+    order.push_back(p < 0 ? -1 : static_cast<int>(std::find(kept.begin(), kept.end(), p) - kept.begin()));
+  }
+  const DType out = node.output_ptr(0)->dtype();
+  Var reduced = input_axes.empty() ? (x->dtype() == out ? x : cast(x, out)) : sum(x, input_axes, false, out);
+  return std::vector<Var>{dimshuffle(reduced, order)};
+}
+
 void add_rule(RewriteDatabase& db, const std::string& name, std::shared_ptr<NodeRewriter> r) {
   db.add("canonicalize", {name, {"fast_run", "canonicalize"}, std::move(r)});
 }
@@ -98,6 +128,7 @@ void register_canonicalize_rewrites(RewriteDatabase& db) {
                         [=](const Bindings& b) { return add(add(in_result_dtype(b, "c1"), in_result_dtype(b, "c2")), bound_x(b)); }));
   add_rule(db, "reshape_to_own_shape", node_rewriter({"Reshape"}, &reshape_to_own_shape));
   add_rule(db, "alloc_of_own_shape", node_rewriter({"Alloc"}, &alloc_of_own_shape));
+  add_rule(db, "sum_of_dimshuffle", node_rewriter({"Sum"}, &sum_of_dimshuffle));
   add_rule(db, "compose_dimshuffles", node_rewriter({"DimShuffle"}, &compose_dimshuffles));
 }
 

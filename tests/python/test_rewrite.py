@@ -22,7 +22,7 @@ def test_fast_run_pipeline_is_the_golden_list():
         "merge1: merge1_merge",
         "canonicalize: constant_folding, add_zero, sub_zero, mul_one, div_one, mul_zero, sub_self, neg_neg, "
         "add_neg, exp_log, log_exp, mul_div_cancel, collect_mul_constants, collect_add_constants, "
-        "reshape_to_own_shape, alloc_of_own_shape, compose_dimshuffles, shape_to_sizes, shape_i_from_inputs, "
+        "reshape_to_own_shape, alloc_of_own_shape, sum_of_dimshuffle, compose_dimshuffles, shape_to_sizes, shape_i_from_inputs, "
         "index_into_make_vector",
         "stabilize: log1p, log1p_neg, expm1, sigmoid, sigmoid_reciprocal, one_minus_sigmoid, log_sigmoid, log1m_sigmoid, "
         "log1p_neg_sigmoid, softplus, log_div_exp, logsumexp, log_erfc",
@@ -274,3 +274,16 @@ def test_collected_integer_literals_are_combined_in_the_result_dtype():
     b = T.bscalar("b")
     z = (b + 100) + 100  # int8 arithmetic wraps the same way in either order
     assert kiln.function([b], z)(np.int8(0)) == kiln.function([b], z, mode="NONE")(np.int8(0))
+
+
+@pytest.mark.parametrize("pattern,axis", [((1, 0), 0), ((1, 0), 1), ((1, "x", 0), (0, 1)), (("x", 0, 1), 0),
+                                          ((1, 0), None), (("x", 1, 0), (1, 2))])
+def test_sum_of_dimshuffle_reduces_the_input_directly(pattern, axis):
+    m = T.dmatrix("m")
+    expr = m.dimshuffle(*pattern).sum(axis=axis)
+    fast, plain = compile_both([m], expr)
+    mv = np.arange(6.0).reshape(2, 3)
+    np.testing.assert_allclose(fast(mv), plain(mv))
+    assert fast(mv).shape == plain(mv).shape
+    sums = [n for n in fast.nodes() if n.op.kind == "Sum"]
+    assert all(n.inputs[0].owner is None or n.inputs[0].owner.op.kind != "DimShuffle" for n in sums)
