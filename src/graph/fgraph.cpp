@@ -10,10 +10,10 @@ namespace {
 
 // Iterative post-order DFS. `resolve` maps a variable to the one standing in for it (for givens).
 template <typename Resolve>
-std::vector<Apply*> postorder(const std::vector<Var>& outputs, const std::set<const Variable*>& stop_at,
+std::vector<Apply*> postorder(const std::vector<Var>& outputs, const std::unordered_set<const Variable*>& stop_at,
                               Resolve&& resolve) {
   std::vector<Apply*> order;
-  std::set<const Apply*> done, on_stack;
+  std::unordered_set<const Apply*> done, on_stack;
   std::vector<std::pair<Apply*, size_t>> stack;
   auto push = [&](const Variable* v) {
     v = resolve(v);
@@ -45,13 +45,13 @@ std::vector<Apply*> postorder(const std::vector<Var>& outputs, const std::set<co
 
 }  // namespace
 
-std::vector<Apply*> toposort(const std::vector<Var>& outputs, const std::set<const Variable*>& stop_at) {
+std::vector<Apply*> toposort(const std::vector<Var>& outputs, const std::unordered_set<const Variable*>& stop_at) {
   return postorder(outputs, stop_at, [](const Variable* v) { return v; });
 }
 
 std::vector<Var> graph_inputs(const std::vector<Var>& outputs) {
   std::vector<Var> leaves;
-  std::set<const Variable*> seen;
+  std::unordered_set<const Variable*> seen;
   auto visit = [&](const Var& v) {
     if (!v->owner() && seen.insert(v.get()).second) leaves.push_back(v);
   };
@@ -71,12 +71,13 @@ std::vector<Var> clone_graph(const std::vector<Var>& outputs, const std::map<con
     }
     return v;
   };
-  std::map<const Variable*, Var> copy;  // original variable -> its copy
+  std::unordered_map<const Variable*, Var> copy;  // original variable -> its copy
   auto lookup = [&](const Variable* v) -> Var {
     v = resolve(v);
     auto it = copy.find(v);
     return it != copy.end() ? it->second : v->handle();
   };
+  ScopedUserLocation no_lookup("");  // clones take their originals' locations below
   for (Apply* node : postorder(outputs, {}, resolve)) {
     std::vector<Var> inputs;
     for (const Var& in : node->inputs()) inputs.push_back(lookup(in.get()));
@@ -99,7 +100,7 @@ FunctionGraph::FunctionGraph(std::vector<Var> inputs, std::vector<Var> outputs, 
 // Adds the nodes computing `roots` that are not in the graph yet. The walk stops at nodes already
 // present, so importing a rewrite's few new nodes costs time in their number, not the graph's.
 void FunctionGraph::import_graph(const std::vector<Var>& roots) {
-  std::set<const Variable*> stop;
+  std::unordered_set<const Variable*> stop;
   for (const Var& v : inputs_) stop.insert(v.get());
   std::vector<Apply*> fresh;
   std::unordered_set<const Apply*> seen;
@@ -129,7 +130,7 @@ void FunctionGraph::import_graph(const std::vector<Var>& roots) {
 }
 
 std::vector<Apply*> FunctionGraph::toposort() const {
-  std::set<const Variable*> stop;
+  std::unordered_set<const Variable*> stop;
   for (const Var& v : inputs_) stop.insert(v.get());
   return kiln::toposort(outputs_, stop);
 }

@@ -15,12 +15,22 @@ std::atomic<LocationProvider> g_location_provider{nullptr};
 
 // ---------------------------------------------------------------- location
 
+thread_local const std::string* t_location_override = nullptr;
+
 void set_location_provider(LocationProvider provider) { g_location_provider.store(provider); }
 
 std::string current_user_location() {
+  if (t_location_override) return *t_location_override;
   LocationProvider p = g_location_provider.load();
   return p ? p() : std::string();
 }
+
+ScopedUserLocation::ScopedUserLocation(std::string location)
+    : location_(std::move(location)), previous_(t_location_override) {
+  t_location_override = &location_;
+}
+
+ScopedUserLocation::~ScopedUserLocation() { t_location_override = previous_; }
 
 // ---------------------------------------------------------------- Variable
 
@@ -149,10 +159,15 @@ std::shared_ptr<Apply> Apply::clone_with_new_inputs(std::vector<Var> inputs) con
   KILN_ASSERT(inputs.size() == inputs_.size()) << "clone_with_new_inputs: arity";
   bool same_types = true;
   for (size_t i = 0; i < inputs.size(); ++i) same_types = same_types && inputs[i]->type() == inputs_[i]->type();
-  if (!same_types) return create(op_, std::move(inputs));
-  std::vector<TensorType> types;
-  for (const auto& o : outputs_) types.push_back(o->type());
-  auto node = create_unchecked(op_, std::move(inputs), types);
+  std::shared_ptr<Apply> node;
+  if (same_types) {
+    std::vector<TensorType> types;
+    for (const auto& o : outputs_) types.push_back(o->type());
+    node = create_unchecked(op_, std::move(inputs), types);
+  } else {
+    node = create(op_, std::move(inputs));  // other input types: the op recomputes its output types
+  }
+  // A copy is the same computation: it keeps the user's names and source locations.
   node->source_location_ = source_location_;
   for (size_t i = 0; i < outputs_.size(); ++i) {
     node->outputs_[i]->name_ = outputs_[i]->name_;

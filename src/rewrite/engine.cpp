@@ -54,6 +54,7 @@ struct PhaseRun {
 bool try_rule(PhaseRun& run, const RewriteRule& rule, Apply* node) {
   auto started = std::chrono::steady_clock::now();
   std::optional<std::vector<Var>> out;
+  ScopedUserLocation location(node->source_location());  // new nodes point at the user's line
   try {
     out = rule.rewriter->transform(run.fg, *node);
   } catch (const Error& e) {
@@ -135,6 +136,16 @@ RewriteReport RewriteDatabase::run(FunctionGraph& fg, const RewriteQuery& query)
   PhaseRun run{fg, report, config.get_bool("optimizer_verbose"), config.value("on_opt_error"),
                config.get_bool("profile_optimizer")};
   for (const auto& p : phases_) {
+    const auto phase_started = std::chrono::steady_clock::now();
+    struct PhaseTimer {  // records the phase's time in the profile when it ends, however it ends
+      RewriteReport& report;
+      const std::string& name;
+      std::chrono::steady_clock::time_point started;
+      bool on;
+      ~PhaseTimer() {
+        if (on) report.stats["phase " + name].seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+      }
+    } timer{report, p.name, phase_started, run.profile};
     for (const auto& [rule, pass] : p.passes)
       if (selected(rule.name, rule.tags, query)) pass(fg);
     std::unordered_map<std::string, std::vector<const RewriteRule*>> by_kind;

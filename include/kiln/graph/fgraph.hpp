@@ -7,6 +7,7 @@
 #include <map>
 #include <set>
 #include <unordered_map>
+#include <unordered_set>
 #include <vector>
 
 #include "kiln/graph/graph.hpp"
@@ -15,7 +16,7 @@ namespace kiln {
 
 /// The Apply nodes needed to compute `outputs`, inputs before consumers, in a deterministic order
 /// (depth-first from the outputs in order, inputs in order). Stops at variables in `stop_at`.
-std::vector<Apply*> toposort(const std::vector<Var>& outputs, const std::set<const Variable*>& stop_at = {});
+std::vector<Apply*> toposort(const std::vector<Var>& outputs, const std::unordered_set<const Variable*>& stop_at = {});
 
 /// Leaves (variables without owner) that `outputs` depend on, in first-seen order.
 std::vector<Var> graph_inputs(const std::vector<Var>& outputs);

@@ -223,6 +223,21 @@ using LocationProvider = std::string (*)();
 void set_location_provider(LocationProvider provider);
 std::string current_user_location();
 
+/// While alive, nodes built on this thread record `location` instead of asking the provider:
+/// rewrites and clones give their new nodes the location of the node they replace (and skip a
+/// walk of the Python stack per node).
+class ScopedUserLocation {
+ public:
+  explicit ScopedUserLocation(std::string location);
+  ~ScopedUserLocation();
+  ScopedUserLocation(const ScopedUserLocation&) = delete;
+  ScopedUserLocation& operator=(const ScopedUserLocation&) = delete;
+
+ private:
+  std::string location_;
+  const std::string* previous_;
+};
+
 /// Free tensor variables, as Theano's T.scalar/T.vector/T.matrix/...: every dimension of unknown
 /// size except the broadcastable ones of row (1, ?) and col (?, 1). The dtype defaults to floatX.
 Var tensor(DType dtype, std::vector<int64_t> shape, const std::string& name = {});
