@@ -7,6 +7,7 @@ cd "$(dirname "$0")/.."
 PYTHON=${PYTHON:-python3}
 bash scripts/setup.sh
 
+export CCACHE_BASEDIR="$PWD"  # cache hits across clones of the repository
 BUILD=build/test
 cmake -S . -B "$BUILD" -G Ninja -DCMAKE_BUILD_TYPE=Release -DPython_EXECUTABLE="$(command -v "$PYTHON")" >/dev/null
 cmake --build "$BUILD" -j2
@@ -23,6 +24,9 @@ PYTHONPATH="$PWD/python" "$PYTHON" -m pytest -q -p no:cacheprovider tests/python
 
 echo "== Python tests again in DebugMode (every node's contract, every result against the unrewritten graph)"
 KILN_FLAGS="mode=DebugMode" PYTHONPATH="$PWD/python" "$PYTHON" -m pytest -q -p no:cacheprovider tests/python
+
+echo "== C++ tests under AddressSanitizer, UndefinedBehaviorSanitizer and LeakSanitizer"
+bash scripts/sanitize.sh
 
 echo "== Packaging: pip install . and run the example from the installed package"
 "$PYTHON" -m pip install -q --disable-pip-version-check --no-build-isolation .

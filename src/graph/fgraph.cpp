@@ -141,7 +141,7 @@ const std::vector<FunctionGraph::Client>& FunctionGraph::clients(const Variable*
   return it == clients_.end() ? kNone : it->second;
 }
 
-void FunctionGraph::replace(const Var& old_var, const Var& new_var) {
+void FunctionGraph::replace(Var old_var, Var new_var) {
   KILN_USER_CHECK(old_var->type().dtype() == new_var->type().dtype() && old_var->type().is_super(new_var->type()),
                   TypeError)
       << "FunctionGraph.replace: cannot replace " << old_var->label() << " of type " << old_var->type().str() << " by "

@@ -165,7 +165,11 @@ RewriteReport RewriteDatabase::run(FunctionGraph& fg, const RewriteQuery& query)
     for (int pass_index = 0; changed && pass_index < kMaxPasses; ++pass_index) {
       changed = false;
       fired.clear();
-      for (Apply* node : fg.toposort()) {
+      // Owning handles: a replacement may drop nodes later in this order from the graph.
+      std::vector<std::shared_ptr<Apply>> order;
+      for (Apply* n : fg.toposort()) order.push_back(n->shared_from_this());
+      for (const auto& held : order) {
+        Apply* node = held.get();
         if (!fg.contains(node)) continue;
         auto it = by_kind.find(node->op().kind());
         std::vector<const RewriteRule*> rules = generic;

@@ -21,8 +21,11 @@ std::string constant_key(const Array& a) {
 // Equal constants become one variable, so equal computations on them can merge.
 void merge_constants(FunctionGraph& fg) {
   std::map<std::string, Var> canonical;
-  for (Apply* node : fg.toposort())
-    for (const Var& in : node->inputs()) {
+  std::vector<std::shared_ptr<Apply>> order;
+  for (Apply* n : fg.toposort()) order.push_back(n->shared_from_this());
+  for (const auto& node : order)
+    for (size_t i = 0; i < node->inputs().size(); ++i) {
+      Var in = node->inputs()[i];  // a copy: replace() rewrites the node's inputs
       if (!in->is_constant() || in->constant_value().size() > 4096) continue;
       auto [it, inserted] = canonical.emplace(constant_key(in->constant_value()), in);
       if (!inserted && it->second != in && it->second->is_weak() == in->is_weak()) fg.replace(in, it->second);
@@ -35,7 +38,10 @@ void merge_nodes(FunctionGraph& fg) {
   while (changed) {
     changed = false;
     std::unordered_map<size_t, std::vector<Apply*>> seen;
-    for (Apply* node : fg.toposort()) {
+    std::vector<std::shared_ptr<Apply>> order;  // owning: replacements drop nodes from the graph
+    for (Apply* n : fg.toposort()) order.push_back(n->shared_from_this());
+    for (const auto& held : order) {
+      Apply* node = held.get();
       if (!fg.contains(node)) continue;
       size_t h = node->op().hash();
       for (const Var& in : node->inputs()) h = h * 1000003u ^ std::hash<const void*>()(in.get());

@@ -50,7 +50,8 @@ class FunctionGraph {
 
   /// Make every consumer of `old_var` use `new_var` instead. Types must match (new_var's type
   /// may be more specific). Nodes no longer needed are dropped.
-  void replace(const Var& old_var, const Var& new_var);
+  /// (Takes its arguments by value: a reference into a node's inputs would change under it.)
+  void replace(Var old_var, Var new_var);
 
  private:
   void import_graph(const std::vector<Var>& roots);
