@@ -7,8 +7,10 @@
 #include <thread>
 
 #include "kiln/kiln.hpp"
+#include "test_util.hpp"
 
 using namespace kiln;
+using kiln::test_util::kind_of;
 
 namespace {
 
@@ -21,15 +23,6 @@ Array vec(std::vector<double> values) {
 void expect_values(const Array& a, std::vector<double> expected, double tol = 1e-12) {
   ASSERT_EQ(a.size(), static_cast<int64_t>(expected.size()));
   for (size_t i = 0; i < expected.size(); ++i) EXPECT_NEAR(a.item_as_double(i), expected[i], tol) << "at " << i;
-}
-
-ErrorKind kind_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.kind();
-  }
-  return ErrorKind::InternalError;
 }
 
 }  // namespace

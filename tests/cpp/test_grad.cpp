@@ -6,8 +6,10 @@
 #include <random>
 
 #include "kiln/kiln.hpp"
+#include "test_util.hpp"
 
 using namespace kiln;
+using kiln::test_util::kind_of;
 
 namespace {
 
@@ -17,15 +19,6 @@ Array random_array(const Shape& shape, uint64_t seed, double lo = -2, double hi 
   Array a = Array::empty(DType::Float64, shape);
   for (int64_t i = 0; i < a.size(); ++i) a.data_as<double>()[i] = u(rng);
   return a.astype(dt);
-}
-
-ErrorKind kind_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.kind();
-  }
-  return ErrorKind::InternalError;
 }
 
 }  // namespace
