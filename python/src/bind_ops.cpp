@@ -81,6 +81,9 @@ void bind_reduce(nb::module_& m) {
 void bind_blas(nb::module_& m) {
   m.def("dot", [](nb::handle a, nb::handle b) { return dot(v(a), v(b)); }, nb::arg("a"), nb::arg("b"));
   m.def("matmul", [](nb::handle a, nb::handle b) { return matmul(v(a), v(b)); }, nb::arg("a"), nb::arg("b"));
+  m.def("gemm", [](nb::handle z, nb::handle alpha, nb::handle x, nb::handle y, nb::handle beta) {
+        return gemm(v(z), v(alpha), v(x), v(y), v(beta));
+      }, nb::arg("z"), nb::arg("alpha"), nb::arg("x"), nb::arg("y"), nb::arg("beta"));
   m.def("outer", [](nb::handle a, nb::handle b) { return outer(v(a), v(b)); }, nb::arg("x"), nb::arg("y"));
 }
 

@@ -131,6 +131,8 @@ std::shared_ptr<const Function> Function::compile(std::vector<Var> inputs, std::
   }
   // Rewrite the copied graph (never the user's) for the mode; outputs and updates follow along.
   FunctionGraph fg(inputs, copies, /*clone=*/false);
+  for (size_t i = 0; i < options.updates.size(); ++i)
+    fg.mark_update(options.updates[i].first, static_cast<int>(outputs.size() + i));
   RewriteReport report = rewrite_for_mode(fg, mode);
   fn->outputs_.assign(fg.outputs().begin(), fg.outputs().begin() + outputs.size());
   fn->update_values_.assign(fg.outputs().begin() + outputs.size(), fg.outputs().end());
@@ -165,6 +167,26 @@ std::shared_ptr<const Function> Function::compile(std::vector<Var> inputs, std::
   return fn;
 }
 
+namespace {
+
+// The shared variable `node` overwrites (an update written in place), or null.
+const Variable* destroys_shared(const Apply& node) {
+  for (const auto& [o, i] : node.op().destroy_map())
+    if (node.input(i)->is_shared()) return node.input(i).get();
+  return nullptr;
+}
+
+// Topological order, with the nodes that write a shared variable's update into its own buffer
+// moved last: every other reader of the old value must run first. Nothing reads those nodes'
+// results but the updates (the inplace rewrite checks it), so moving them keeps the order valid.
+std::vector<Apply*> schedule_order(const std::vector<Var>& roots) {
+  std::vector<Apply*> order = toposort(roots);
+  std::stable_partition(order.begin(), order.end(), [](const Apply* n) { return !destroys_shared(*n); });
+  return order;
+}
+
+}  // namespace
+
 void Function::build_schedule() {
   std::unordered_map<const Variable*, int> slot_of;
   auto slot = [&](const Variable* v) {
@@ -184,7 +206,7 @@ void Function::build_schedule() {
       shared_slots_.push_back(slot(leaf.get()));
     }
   }
-  for (Apply* node : toposort(roots)) {
+  for (Apply* node : schedule_order(roots)) {
     keep_alive_.push_back(node->shared_from_this());
     Step step{node, {}, {}, {}};
     for (const Var& in : node->inputs()) step.input_slots.push_back(slot(in.get()));
@@ -193,6 +215,11 @@ void Function::build_schedule() {
   }
   for (const Var& o : outputs_) output_slots_.push_back(slot(o.get()));
   for (const Var& u : update_values_) update_slots_.push_back(slot(u.get()));
+  for (size_t i = 0; i < update_values_.size(); ++i) {
+    const Apply* owner = update_values_[i]->owner();
+    update_in_place_.push_back(owner && destroys_shared(*owner) && destroys_shared(*owner) == update_targets_[i].get());
+    serialize_calls_ = serialize_calls_ || update_in_place_.back();
+  }
 
   if (profile_) {
     step_ns_.reset(new std::atomic<int64_t>[steps_.size()]);
@@ -251,9 +278,8 @@ void Function::check_node_contract(const Apply& node, const std::vector<Array>& 
 }
 
 // DebugMode: the rewritten graph must compute what the graph as written computes.
-void Function::compare_with_reference(const std::vector<Array>& args, const std::vector<Array>& results,
+void Function::compare_with_reference(const std::vector<Array>& expected, const std::vector<Array>& results,
                                       const std::vector<Array>& new_values) const {
-  std::vector<Array> expected = (*reference_)(args);
   for (size_t i = 0; i < results.size() + new_values.size(); ++i) {
     const Array& got = i < results.size() ? results[i] : new_values[i - results.size()];
     KILN_USER_CHECK(same_values(got, expected[i]), RuntimeError)
@@ -314,6 +340,12 @@ Array Function::filter_input(size_t index, const Array& value) const {
 std::vector<Array> Function::operator()(const std::vector<Array>& args) const {
   KILN_USER_CHECK(args.size() == inputs_.size(), TypeError)
       << function_label(name_) << " takes " << inputs_.size() << " inputs, got " << args.size();
+  // Updates written into the shared variables' own buffers: calls of this function take turns.
+  std::unique_lock<std::mutex> turn(call_mutex_, std::defer_lock);
+  if (serialize_calls_) turn.lock();
+  // DebugMode's oracle reads the shared values as they are before this call changes them.
+  std::vector<Array> expected;
+  if (debug_) expected = (*reference_)(args);
   std::vector<Array> ws(num_slots_);
   for (size_t i = 0; i < args.size(); ++i) ws[input_slots_[i]] = filter_input(i, args[i]);
   for (size_t i = 0; i < constants_.size(); ++i) ws[constant_slots_[i]] = constants_[i];
@@ -369,7 +401,13 @@ std::vector<Array> Function::operator()(const std::vector<Array>& args) const {
   // Update values first: outputs must not alias them either (the caller may write to an output).
   std::vector<Array> new_values;
   std::set<const Buffer*> returned;
-  for (int s : update_slots_) {
+  for (size_t i = 0; i < update_slots_.size(); ++i) {
+    const int s = update_slots_[i];
+    if (update_in_place_[i]) {  // already in the shared variable's buffer
+      returned.insert(ws[s].buffer().get());
+      new_values.push_back(ws[s]);
+      continue;
+    }
     Array v = detach(ws[s]);
     if (!v.buffer()->owned() || !returned.insert(v.buffer().get()).second) v = v.copy();
     returned.insert(v.buffer().get());
@@ -382,7 +420,7 @@ std::vector<Array> Function::operator()(const std::vector<Array>& args) const {
     if (!returned.insert(r.buffer().get()).second) r = r.copy();
     results.push_back(std::move(r));
   }
-  if (debug_) compare_with_reference(args, results, new_values);
+  if (debug_) compare_with_reference(expected, results, new_values);
   for (size_t i = 0; i < new_values.size(); ++i) update_targets_[i]->storage()->set(std::move(new_values[i]));
   return results;
 }

@@ -1,6 +1,10 @@
 // Dot: vector and matrix products. float32/float64 go through OpenBLAS (sdot/ddot, sgemv/dgemv,
 // sgemm/dgemm) directly on strided operands when BLAS can address them, copying only when it
 // cannot; other dtypes use a plain loop in the output dtype.
+//
+// Gemm: beta * z + alpha * dot(x, y) in one sgemm/dgemm call (Theano's Gemm). Users write dot and
+// add; the blas rewrites introduce Gemm, and the inplace phase lets it accumulate into z's buffer
+// (a dead intermediate, or a shared variable this very node updates: W - lr * dot(a, b)).
 #include "kiln/ops/blas.hpp"
 
 #include <cblas.h>
@@ -8,7 +12,9 @@
 #include <cstring>
 
 #include "kiln/error.hpp"
+#include "kiln/grad/grad.hpp"
 #include "kiln/ops/elemwise.hpp"
+#include "kiln/ops/reduce.hpp"
 #include "kiln/ops/shape.hpp"
 #include "runtime/convert.hpp"
 
@@ -50,15 +56,18 @@ BlasVector as_blas_vector(const Array& v) {
   return {c.data(), 1, c};
 }
 
+// c = alpha * op(a) op(b) + beta * c, c row-major with leading dimension ldc.
 template <typename T>
-void gemm(const BlasMatrix& a, const BlasMatrix& b, T* c, int64_t m, int64_t n, int64_t k) {
+void gemm(const BlasMatrix& a, const BlasMatrix& b, T* c, int64_t m, int64_t n, int64_t k, T alpha = 1, T beta = 0,
+          int64_t ldc = 0) {
   auto ta = a.trans ? CblasTrans : CblasNoTrans, tb = b.trans ? CblasTrans : CblasNoTrans;
+  if (ldc == 0) ldc = std::max<int64_t>(1, n);
   if constexpr (std::is_same_v<T, float>)
-    cblas_sgemm(CblasRowMajor, ta, tb, m, n, k, 1.0f, reinterpret_cast<const float*>(a.data), a.ld,
-                reinterpret_cast<const float*>(b.data), b.ld, 0.0f, c, std::max<int64_t>(1, n));
+    cblas_sgemm(CblasRowMajor, ta, tb, m, n, k, alpha, reinterpret_cast<const float*>(a.data), a.ld,
+                reinterpret_cast<const float*>(b.data), b.ld, beta, c, ldc);
   else
-    cblas_dgemm(CblasRowMajor, ta, tb, m, n, k, 1.0, reinterpret_cast<const double*>(a.data), a.ld,
-                reinterpret_cast<const double*>(b.data), b.ld, 0.0, c, std::max<int64_t>(1, n));
+    cblas_dgemm(CblasRowMajor, ta, tb, m, n, k, alpha, reinterpret_cast<const double*>(a.data), a.ld,
+                reinterpret_cast<const double*>(b.data), b.ld, beta, c, ldc);
 }
 
 // y = op(A) x, where A is rows x cols as stored and op transposes when `transpose` is set.
@@ -165,9 +174,10 @@ class Dot final : public Op {
     Shape out_shape;
     if (a.ndim() == 2) out_shape.push_back(m);
     if (b.ndim() == 2) out_shape.push_back(n);
-    Array c = Array::zeros(dt, out_shape);
+    const bool empty_sum = m == 0 || n == 0 || k == 0;
+    Array c = empty_sum ? Array::zeros(dt, out_shape) : Array::empty(dt, out_shape);  // BLAS writes every element
     out[0] = c;
-    if (m == 0 || n == 0 || k == 0) return;
+    if (empty_sum) return;
     if (dt == DType::Float32) return blas_product<float>(a, b, c, m, n, k);
     if (dt == DType::Float64) return blas_product<double>(a, b, c, m, n, k);
     detail::visit_dtype(dt, [&](auto v) {
@@ -195,6 +205,128 @@ class Dot final : public Op {
 
 KILN_REGISTER_OP_KINDS({{"Dot", true}});
 
+// ---------------------------------------------------------------- Gemm
+
+// beta * z + alpha * dot(x, y): z a matrix broadcasting to the product's shape, alpha and beta
+// 0-d, all four of one float dtype. With beta == 0, z is not read (BLAS semantics: NaN in z does
+// not propagate), as in Theano.
+class Gemm final : public Op {
+ public:
+  explicit Gemm(bool inplace) : inplace_(inplace) {}
+  std::string name() const override { return inplace_ ? "Gemm{inplace}" : "Gemm{no_inplace}"; }
+  std::map<int, int> destroy_map() const override { return inplace_ ? std::map<int, int>{{0, 0}} : std::map<int, int>{}; }
+  bool equals(const Op& other) const override {
+    auto* o = dynamic_cast<const Gemm*>(&other);
+    return o && o->inplace_ == inplace_;
+  }
+  size_t hash() const override { return std::hash<std::string>()(name()); }
+  OpPtr inplace_variant() const { return std::make_shared<Gemm>(true); }
+  bool inplace() const { return inplace_; }
+
+  std::vector<TensorType> make_outputs(const std::vector<Var>& in) const override {
+    KILN_USER_CHECK(in.size() == 5, TypeError) << "Gemm takes 5 inputs (z, alpha, x, y, beta), got " << in.size();
+    static const char* names[] = {"z", "alpha", "x", "y", "beta"};
+    static const int ndims[] = {2, 0, 2, 2, 0};
+    const DType dt = in[0]->dtype();
+    KILN_USER_CHECK(dt == DType::Float32 || dt == DType::Float64, TypeError)
+        << "Gemm: z (" << in[0]->label() << ") must be float32 or float64, got " << dtype_name(dt);
+    for (int i = 0; i < 5; ++i) {
+      KILN_USER_CHECK(in[i]->ndim() == ndims[i], TypeError) << "Gemm: " << names[i] << " (" << in[i]->label() << ") must have "
+                                                            << ndims[i] << " dimensions, got " << in[i]->type().str();
+      KILN_USER_CHECK(in[i]->dtype() == dt, TypeError) << "Gemm: " << names[i] << " (" << in[i]->label() << ") must be "
+                                                       << dtype_name(dt) << " like z, got " << dtype_name(in[i]->dtype());
+    }
+    const auto &zs = in[0]->type().shape(), &xs = in[2]->type().shape(), &ys = in[3]->type().shape();
+    KILN_USER_CHECK(xs[1] == kUnknownDim || ys[0] == kUnknownDim || xs[1] == ys[0], ValueError)
+        << "Gemm: static shapes of x " << in[2]->type().str() << " and y " << in[3]->type().str() << " are not aligned";
+    // Each output size comes from the product, or from z where z does not broadcast along it.
+    auto size = [](int64_t product, int64_t z) { return product != kUnknownDim ? product : (z != 1 ? z : kUnknownDim); };
+    return {TensorType(dt, {size(xs[0], zs[0]), size(ys[1], zs[1])})};
+  }
+
+  std::vector<std::vector<Var>> infer_shape(const Apply&, const std::vector<std::vector<Var>>& in) const override {
+    return {{in[2][0], in[3][1]}};
+  }
+
+  // Gemm is a rewrite's product, but it is an op like any other: its gradients are those of the
+  // expression it computes.
+  std::vector<Var> L_op(const Apply& node, const std::vector<Var>& gz) const override {
+    return Lop({as_expression(node.inputs())}, node.inputs(), {gz[0]});
+  }
+
+  std::vector<Var> R_op(const Apply& node, const std::vector<Var>& ev) const override {
+    std::vector<Var> wrt, points;
+    for (size_t i = 0; i < ev.size(); ++i)
+      if (ev[i]) wrt.push_back(node.input(static_cast<int>(i))), points.push_back(ev[i]);
+    if (wrt.empty()) return {nullptr};
+    return Rop({as_expression(node.inputs())}, wrt, points);
+  }
+
+  void perform(const Apply& node, std::span<const Array> in, std::span<Array> out) const override {
+    if (in[0].dtype() == DType::Float32) return run<float>(node, in, out);
+    run<double>(node, in, out);
+  }
+
+ private:
+  static Var as_expression(const std::vector<Var>& in) { return add(mul(in[4], in[0]), mul(in[1], dot(in[2], in[3]))); }
+
+  template <typename T>
+  void run(const Apply& node, std::span<const Array> in, std::span<Array> out) const {
+    const Array &z = in[0], &x = in[2], &y = in[3];
+    const T alpha = *in[1].data_as<T>(), beta = *in[4].data_as<T>();
+    const int64_t m = x.shape()[0], k = x.shape()[1], n = y.shape()[1];
+    KILN_USER_CHECK(y.shape()[0] == k, ValueError) << "Gemm: shapes of x " << shape_str(x.shape()) << " and y "
+                                                   << shape_str(y.shape()) << " are not aligned: " << k << " != " << y.shape()[0];
+    // z broadcasts only along the axes its type declares broadcastable, as in elementwise ops.
+    const auto& z_static = node.input(0)->type().shape();
+    for (int d = 0; d < 2; ++d) {
+      const int64_t want = d ? n : m;
+      KILN_USER_CHECK(z.shape()[d] == want || (z_static[d] == 1 && z.shape()[d] == 1), ValueError)
+          << "Gemm: z of shape " << shape_str(z.shape()) << " does not match the product's shape (" << m << ", " << n << ")";
+    }
+    Array c = accumulator(z, m, n, beta != T(0));
+    if (m > 0 && n > 0) {
+      if (k == 0 || alpha == T(0))
+        scale(c, beta);
+      else
+        gemm<T>(as_blas_matrix(x), as_blas_matrix(y), c.data_as<T>(), m, n, k, alpha, beta,
+                c.strides()[0] / static_cast<int64_t>(sizeof(T)));
+    }
+    if (inplace_ && !c.shares_buffer_with(z)) {  // z had a layout BLAS cannot write: copy back
+      copy_into(c, z);
+      c = z;
+    }
+    out[0] = c;
+  }
+
+  // The array the product accumulates into: z itself when inplace and BLAS can address z's rows,
+  // else a new array holding z broadcast to the product's shape (nothing to read when beta is 0).
+  Array accumulator(const Array& z, int64_t m, int64_t n, bool read_z) const {
+    const int64_t item = static_cast<int64_t>(z.itemsize());
+    const bool rows_addressable = z.strides()[1] == item && z.strides()[0] % item == 0 &&
+                                  z.strides()[0] / item >= std::max<int64_t>(1, n);
+    if (inplace_ && rows_addressable) return z;
+    Array c = Array::empty(z.dtype(), {m, n});
+    if (read_z) {
+      const Shape strides = {z.shape()[0] == 1 ? 0 : z.strides()[0], z.shape()[1] == 1 ? 0 : z.strides()[1]};
+      copy_into(z.view({m, n}, strides, z.offset()), c);
+    }
+    return c;
+  }
+
+  template <typename T>
+  static void scale(Array& c, T beta) {
+    T* p = c.data_as<T>();
+    const int64_t ld = c.strides()[0] / static_cast<int64_t>(sizeof(T));
+    for (int64_t i = 0; i < c.shape()[0]; ++i)
+      for (int64_t j = 0; j < c.shape()[1]; ++j) p[i * ld + j] = beta == T(0) ? T(0) : p[i * ld + j] * beta;
+  }
+
+  bool inplace_;
+};
+
+KILN_REGISTER_OP_KINDS({{"Gemm", true}});
+
 }  // namespace
 
 Var dot(const Var& a, const Var& b) {
@@ -205,6 +337,23 @@ Var dot(const Var& a, const Var& b) {
       << ") are not supported yet";
   static const OpPtr op = std::make_shared<Dot>();
   return make_node1(op, {a, b});
+}
+
+Var gemm(const Var& z, const Var& alpha, const Var& x, const Var& y, const Var& beta) {
+  KILN_USER_CHECK(z && alpha && x && y && beta, TypeError) << "gemm: null input";
+  // Literal coefficients (gemm(z, 1.0, x, y, 0.5)) take z's dtype, as they would in z * 0.5.
+  auto coefficient = [&](const Var& c) {
+    const bool literal = c->is_constant() && c->ndim() == 0 && c->dtype() != z->dtype();
+    return literal ? typed_constant(c->constant_value().item_as_double(), z->dtype()) : c;
+  };
+  static const OpPtr op = std::make_shared<Gemm>(false);
+  return make_node1(op, {z, coefficient(alpha), x, y, coefficient(beta)});
+}
+
+std::optional<Var> gemm_inplace(const Apply& node) {
+  auto* g = dynamic_cast<const Gemm*>(&node.op());
+  if (!g || g->inplace() || node.input(0)->type().shape() != node.output_ptr(0)->type().shape()) return std::nullopt;
+  return make_node1(g->inplace_variant(), node.inputs());
 }
 
 Var matmul(const Var& a, const Var& b) {

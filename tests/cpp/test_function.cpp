@@ -51,6 +51,27 @@ TEST(Function, UpdatesReadOldValuesAndApplyAfterwards) {
   EXPECT_EQ(b->storage()->get().item_as_double(), 3.0);
 }
 
+// W - lr * dot(a, b) as an update becomes one Gemm accumulating into W's own buffer.
+TEST(Function, SgdUpdateIsAnInPlaceGemm) {
+  Array w0 = Array::empty(DType::Float64, {2, 2});
+  for (int i = 0; i < 4; ++i) w0.data_as<double>()[i] = i;
+  Var w = shared(w0, "w");
+  Var a = matrix("a", DType::Float64), b = matrix("b", DType::Float64);
+  FunctionOptions options;
+  options.updates = {{w, w - 0.5 * dot(a, b)}};
+  auto step = function({a, b}, {}, options);
+  bool gemm_inplace = false;
+  for (const Apply* node : step->nodes()) gemm_inplace = gemm_inplace || node->op().name() == "Gemm{inplace}";
+  EXPECT_TRUE(gemm_inplace);
+  const void* storage = w->storage()->get().data();
+  Array ones = Array::empty(DType::Float64, {2, 2});
+  for (int i = 0; i < 4; ++i) ones.data_as<double>()[i] = 1.0;
+  (*step)({ones, ones});
+  (*step)({ones, ones});
+  expect_values(w->storage()->get().reshape({4}), {-2.0, -1.0, 0.0, 1.0});  // w - 2 * 0.5 * (2 everywhere)
+  EXPECT_EQ(w->storage()->get().data(), storage);
+}
+
 TEST(Function, GivensReplaceVariables) {
   Var x = vector("x", DType::Float64), y = vector("y", DType::Float64);
   FunctionOptions options;

@@ -27,9 +27,9 @@ def test_fast_run_pipeline_is_the_golden_list():
         "stabilize: log1p, log1p_neg, expm1, sigmoid, sigmoid_reciprocal, one_minus_sigmoid, log_sigmoid, log1m_sigmoid, "
         "log1p_neg_sigmoid, softplus, log_div_exp, logsumexp, log_erfc",
         "specialize: pow_2, pow_3, pow_4, pow_1, pow_0, pow_half, pow_minus_half, pow_minus_1, pow_minus_2, "
-        "mul_self, mul_minus_one",
+        "mul_self, mul_minus_one, gemm_from_add",
         "merge2: merge2_merge",
-        "inplace: elemwise_inplace, store_inplace",
+        "inplace: elemwise_inplace, store_inplace, gemm_inplace",
     ]
     assert kiln._core.rewrite_pipeline("NONE") == []
     assert all("specialize" not in line for line in kiln._core.rewrite_pipeline("FAST_COMPILE"))

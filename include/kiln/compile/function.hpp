@@ -5,10 +5,16 @@
 // Function may be called from many threads at once. Updates are computed from the values the
 // shared variables had when the call started and are applied only after every output and update
 // is computed, so a call that fails leaves all shared variables as they were.
+//
+// Exception, as in Theano: in FAST_RUN an update such as W - lr * g may be written straight into
+// W's buffer (the inplace rewrites decide; the nodes doing it run after every other node). Calls
+// of such a function take turns, and an array obtained with get_value(borrow=True) sees the new
+// values. If one of those last nodes fails, the updates written before it stay.
 #pragma once
 
 #include <atomic>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <utility>
 #include <vector>
@@ -88,8 +94,11 @@ class Function {
   std::shared_ptr<const Function> reference_;  // DebugMode's oracle
   void check_node_contract(const Apply& node, const std::vector<Array>& before, const std::vector<Array>& in,
                            const std::vector<Array>& out) const;
-  void compare_with_reference(const std::vector<Array>& args, const std::vector<Array>& results,
+  void compare_with_reference(const std::vector<Array>& expected, const std::vector<Array>& results,
                               const std::vector<Array>& new_values) const;
+  std::vector<bool> update_in_place_;  // per update: its value is written into the target's buffer
+  bool serialize_calls_ = false;       // some update is written in place
+  mutable std::mutex call_mutex_;
   std::unique_ptr<std::atomic<int64_t>[]> step_ns_;  // per step, when profiling
   mutable std::atomic<int64_t> calls_{0};
 };

@@ -5,6 +5,7 @@
 #pragma once
 
 #include <map>
+#include <optional>
 #include <set>
 #include <unordered_map>
 #include <unordered_set>
@@ -53,6 +54,16 @@ class FunctionGraph {
   /// (Takes its arguments by value: a reference into a node's inputs would change under it.)
   void replace(Var old_var, Var new_var);
 
+  /// Record that output `output_index` is the new value of shared variable `shared` (a function's
+  /// update), so the inplace rewrites may write it into the shared variable's own buffer.
+  void mark_update(const Var& shared, int output_index) { update_output_[shared.get()] = output_index; }
+  /// The output holding `shared`'s new value, if the graph updates it.
+  std::optional<int> update_output(const Variable* shared) const {
+    auto it = update_output_.find(shared);
+    return it == update_output_.end() ? std::nullopt : std::optional<int>(it->second);
+  }
+  const std::unordered_map<const Variable*, int>& updates() const { return update_output_; }
+
  private:
   void import_graph(const std::vector<Var>& roots);
   void prune(Apply* node);
@@ -60,6 +71,7 @@ class FunctionGraph {
   std::vector<Var> outputs_;
   std::map<uint64_t, std::shared_ptr<Apply>> nodes_;  // by id: deterministic iteration
   std::unordered_map<const Variable*, std::vector<Client>> clients_;
+  std::unordered_map<const Variable*, int> update_output_;
 };
 
 }  // namespace kiln
