@@ -14,7 +14,7 @@ _os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 from . import _core  # noqa: E402
 from .configparser import config  # noqa: E402
 from ._core import MissingInputError, UnusedInputError
-from .compile import function, shared
+from .compile import In, Param, function, shared
 from . import tensor
 from . import gradient
 from .gradient import grad

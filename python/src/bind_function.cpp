@@ -11,8 +11,15 @@ namespace {
 
 class PyFunction {
  public:
-  PyFunction(std::shared_ptr<const Function> fn, bool unpack_single, int allow_downcast)
-      : fn_(std::move(fn)), unpack_single_(unpack_single), allow_downcast_(allow_downcast) {}
+  PyFunction(std::shared_ptr<const Function> fn, bool unpack_single, int allow_downcast,
+             std::vector<std::string> names, std::vector<nb::object> defaults)
+      : fn_(std::move(fn)), unpack_single_(unpack_single), allow_downcast_(allow_downcast),
+        names_(std::move(names)), defaults_(std::move(defaults)) {
+    names_.resize(fn_->inputs().size());
+    defaults_.resize(fn_->inputs().size());
+    for (size_t i = 0; i < names_.size(); ++i)
+      if (names_[i].empty()) names_[i] = fn_->inputs()[i]->name();
+  }
 
   nb::object call(nb::args args, nb::kwargs kwargs) const {
     const auto& inputs = fn_->inputs();
@@ -23,7 +30,7 @@ class PyFunction {
     for (auto [key, value] : kwargs) {
       std::string k = nb::cast<std::string>(key);
       size_t i = 0;
-      while (i < inputs.size() && inputs[i]->name() != k) ++i;
+      while (i < inputs.size() && names_[i] != k) ++i;
       KILN_USER_CHECK(i < inputs.size(), TypeError) << label() << " has no input named '" << k << "'";
       KILN_USER_CHECK(!given[i].ptr(), TypeError) << label() << ": input '" << k << "' given twice";
       given[i] = value;
@@ -31,8 +38,9 @@ class PyFunction {
     std::vector<Array> arrays;
     arrays.reserve(inputs.size());
     for (size_t i = 0; i < inputs.size(); ++i) {
+      if (!given[i].ptr() && defaults_[i].is_valid() && !defaults_[i].is_none()) given[i] = defaults_[i];
       KILN_USER_CHECK(given[i].ptr(), TypeError)
-          << label() << ": missing input " << i << (inputs[i]->name().empty() ? "" : " ('" + inputs[i]->name() + "')");
+          << label() << ": missing input " << i << (names_[i].empty() ? "" : " ('" + names_[i] + "')");
       arrays.push_back(convert_input(i, given[i]));
     }
     std::vector<Array> results;
@@ -69,6 +77,8 @@ class PyFunction {
   std::shared_ptr<const Function> fn_;
   bool unpack_single_;
   int allow_downcast_;  // -1: None (Python floats may become floatX), 0: False, 1: True
+  std::vector<std::string> names_;     // keyword names (In(name=...) or the variable's name)
+  std::vector<nb::object> defaults_;   // In(value=...) or None
 };
 
 }  // namespace
@@ -99,8 +109,10 @@ void bind_function(nb::module_& m) {
         [](const std::vector<Var>& inputs, const std::vector<nb::handle>& outputs, bool unpack_single,
            const std::vector<std::pair<Var, nb::handle>>& updates, const std::vector<std::pair<Var, nb::handle>>& givens,
            const std::string& on_unused_input, nb::handle allow_input_downcast, const std::string& name,
-           const std::string& mode, bool profile) {
+           const std::string& mode, bool profile, const std::vector<int>& mutable_inputs,
+           const std::vector<std::string>& names, const std::vector<nb::object>& defaults) {
           FunctionOptions options;
+          options.mutable_inputs = mutable_inputs;
           for (const auto& [k, val] : updates) options.updates.emplace_back(k, as_tensor_variable(val));
           for (const auto& [k, val] : givens) options.givens.emplace_back(k, as_tensor_variable(val));
           options.on_unused_input = on_unused_input;
@@ -111,10 +123,12 @@ void bind_function(nb::module_& m) {
           std::vector<Var> outs;
           for (nb::handle h : outputs) outs.push_back(as_tensor_variable(h));
           int allow = allow_input_downcast.is_none() ? -1 : (nb::cast<bool>(allow_input_downcast) ? 1 : 0);
-          return PyFunction(Function::compile(inputs, outs, options), unpack_single, allow);
+          return PyFunction(Function::compile(inputs, outs, options), unpack_single, allow, names, defaults);
         },
         nb::arg("inputs"), nb::arg("outputs"), nb::arg("unpack_single"), nb::arg("updates"), nb::arg("givens"),
-        nb::arg("on_unused_input"), nb::arg("allow_input_downcast").none(), nb::arg("name"), nb::arg("mode"), nb::arg("profile") = false);
+        nb::arg("on_unused_input"), nb::arg("allow_input_downcast").none(), nb::arg("name"), nb::arg("mode"), nb::arg("profile") = false,
+        nb::arg("mutable_inputs") = std::vector<int>{}, nb::arg("names") = std::vector<std::string>{},
+        nb::arg("defaults") = std::vector<nb::object>{});
 }
 
 }  // namespace kiln::py

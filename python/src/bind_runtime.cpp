@@ -81,7 +81,7 @@ std::optional<Array> wrap_ndarray(PyObject* obj) {
   Shape shape(PyArray_DIMS(arr), PyArray_DIMS(arr) + nd), strides(PyArray_STRIDES(arr), PyArray_STRIDES(arr) + nd);
   auto owner = std::make_shared<NumpyOwner>(obj);
   size_t nbytes = static_cast<size_t>(PyArray_NBYTES(arr));
-  return Array(*dt, std::move(shape), std::move(strides), Buffer::borrow(PyArray_DATA(arr), nbytes, owner), 0);
+  return Array(*dt, std::move(shape), std::move(strides), Buffer::borrow(PyArray_DATA(arr), nbytes, owner, PyArray_ISWRITEABLE(arr)), 0);
 }
 
 void release_buffer_capsule(PyObject* capsule) {

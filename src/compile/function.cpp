@@ -133,6 +133,13 @@ std::shared_ptr<const Function> Function::compile(std::vector<Var> inputs, std::
   FunctionGraph fg(inputs, copies, /*clone=*/false);
   for (size_t i = 0; i < options.updates.size(); ++i)
     fg.mark_update(options.updates[i].first, static_cast<int>(outputs.size() + i));
+  fn->mutable_input_.assign(inputs.size(), false);
+  for (int i : options.mutable_inputs) {
+    KILN_USER_CHECK(i >= 0 && i < static_cast<int>(inputs.size()), ValueError)
+        << function_label(options.name) << ": mutable input index " << i << " is out of range";
+    fn->mutable_input_[i] = true;
+    fg.mark_mutable(inputs[i]);
+  }
   RewriteReport report = rewrite_for_mode(fg, mode);
   fn->outputs_.assign(fg.outputs().begin(), fg.outputs().begin() + outputs.size());
   fn->update_values_.assign(fg.outputs().begin() + outputs.size(), fg.outputs().end());
@@ -337,6 +344,18 @@ Array Function::filter_input(size_t index, const Array& value) const {
   return a;
 }
 
+// The array an In(mutable=True) input runs on: the caller's memory, lent for writing, unless it
+// overlaps another input (writing would change that input too) or its owner forbids writes; a
+// copy (which the inplace kernels may write) then.
+Array Function::lend_mutable_input(const std::vector<Array>& ws, size_t i) const {
+  const Array& a = ws[input_slots_[i]];
+  for (size_t j = 0; j < input_slots_.size(); ++j)
+    if (j != i && ws[input_slots_[j]].defined() && a.buffer()->overlaps(*ws[input_slots_[j]].buffer())) return a.copy();
+  std::shared_ptr<Buffer> lent = Buffer::lend_for_writing(a.buffer());
+  if (!lent) return a.copy();
+  return Array(a.dtype(), a.shape(), a.strides(), lent, a.offset());
+}
+
 std::vector<Array> Function::operator()(const std::vector<Array>& args) const {
   KILN_USER_CHECK(args.size() == inputs_.size(), TypeError)
       << function_label(name_) << " takes " << inputs_.size() << " inputs, got " << args.size();
@@ -348,6 +367,8 @@ std::vector<Array> Function::operator()(const std::vector<Array>& args) const {
   if (debug_) expected = (*reference_)(args);
   std::vector<Array> ws(num_slots_);
   for (size_t i = 0; i < args.size(); ++i) ws[input_slots_[i]] = filter_input(i, args[i]);
+  for (size_t i = 0; i < args.size(); ++i)
+    if (mutable_input_[i]) ws[input_slots_[i]] = lend_mutable_input(ws, i);
   for (size_t i = 0; i < constants_.size(); ++i) ws[constant_slots_[i]] = constants_[i];
   for (size_t i = 0; i < shared_.size(); ++i) ws[shared_slots_[i]] = shared_[i]->storage()->get();
   // Results must not alias memory the caller or kiln still uses elsewhere. Collected before the

@@ -292,20 +292,20 @@ class Gemm final : public Op {
         gemm<T>(as_blas_matrix(x), as_blas_matrix(y), c.data_as<T>(), m, n, k, alpha, beta,
                 c.strides()[0] / static_cast<int64_t>(sizeof(T)));
     }
-    if (inplace_ && !c.shares_buffer_with(z)) {  // z had a layout BLAS cannot write: copy back
+    if (inplace_ && z.buffer()->writable() && !c.shares_buffer_with(z)) {  // z's layout was not BLAS's: copy back
       copy_into(c, z);
       c = z;
     }
     out[0] = c;
   }
 
-  // The array the product accumulates into: z itself when inplace and BLAS can address z's rows,
-  // else a new array holding z broadcast to the product's shape (nothing to read when beta is 0).
+  // The array the product accumulates into: z itself when inplace and BLAS can address z's rows
+  // (and kiln may write z's memory: never a caller's array unless lent), else a new array holding z broadcast to the product's shape (nothing to read when beta is 0).
   Array accumulator(const Array& z, int64_t m, int64_t n, bool read_z) const {
     const int64_t item = static_cast<int64_t>(z.itemsize());
     const bool rows_addressable = z.strides()[1] == item && z.strides()[0] % item == 0 &&
                                   z.strides()[0] / item >= std::max<int64_t>(1, n);
-    if (inplace_ && rows_addressable) return z;
+    if (inplace_ && rows_addressable && z.buffer()->writable()) return z;
     Array c = Array::empty(z.dtype(), {m, n});
     if (read_z) {
       const Shape strides = {z.shape()[0] == 1 ? 0 : z.strides()[0], z.shape()[1] == 1 ? 0 : z.strides()[1]};

@@ -306,9 +306,10 @@ void Elemwise::perform(const Apply& node, std::span<const Array> in, std::span<A
   const detail::ScalarKernel kernel = detail::best_kernel(id_, ct);
   KILN_ASSERT(kernel != nullptr) << name() << " has no kernel for " << dtype_name(ct);
   // An inplace node writes into its input's buffer when the run-time layout allows it exactly:
-  // same dtype and shape, C-contiguous, and memory kiln allocated (never a caller's array).
+  // same dtype and shape, C-contiguous, and memory kiln may write (a caller's array only when the
+  // caller marked it mutable).
   const bool reuse = inplace_ >= 0 && in[inplace_].dtype() == out_dtype && in[inplace_].shape() == shape &&
-                     in[inplace_].is_c_contiguous() && in[inplace_].buffer()->owned();
+                     in[inplace_].is_c_contiguous() && in[inplace_].buffer()->writable();
   Array result = reuse ? in[inplace_] : Array::empty(out_dtype, shape);
   out[0] = result;
   if (result.size() == 0) return;

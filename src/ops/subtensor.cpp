@@ -652,8 +652,8 @@ std::optional<int64_t> literal_index(const Apply& node) {
 }
 
 Array detail::store_target(const Array& x, bool inplace) {
-  // Inplace only into memory kiln allocated: a caller's array is never written.
-  return inplace && x.buffer()->owned() ? x : x.copy();
+  // Inplace only into memory kiln allocated or a caller lent for writing (In(mutable=True)).
+  return inplace && x.buffer()->writable() ? x : x.copy();
 }
 
 std::optional<Var> store_inplace(const Apply& node) {

@@ -2,7 +2,8 @@
 // This is the destroy handler's check, done per node. An intermediate may be destroyed when
 //  - it is not a view of another variable (writing would change the base too),
 //  - this node is its only reader (so no one reads it afterwards, nor is it an output).
-// Inputs and constants belong to the caller and are never overwritten. A shared variable may be
+// Inputs and constants belong to the caller and are never overwritten, except inputs the caller
+// marked mutable, which follow the rule for intermediates. A shared variable may be
 // overwritten only by the node computing its own update (W - lr * g written into W); see
 // shared_update_in_place for the conditions, and Function's schedule, which runs such nodes after
 // every other node.
@@ -68,7 +69,7 @@ bool shared_update_in_place(const FunctionGraph& fg, const Var& v, const Apply& 
 bool destroyable(const FunctionGraph& fg, const Var& v, const Apply& node) {
   if (v->is_shared()) return shared_update_in_place(fg, v, node);
   const Apply* owner = v->owner();
-  if (!owner) return false;
+  if (!owner) return fg.is_mutable(v.get()) && fg.clients(v.get()).size() == 1;  // In(mutable=True)
   if (owner->op().view_map().count(v->index())) return false;
   return fg.clients(v.get()).size() == 1;
 }

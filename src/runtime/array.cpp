@@ -84,13 +84,28 @@ std::shared_ptr<Buffer> Buffer::allocate(size_t nbytes) {
   return buf;
 }
 
-std::shared_ptr<Buffer> Buffer::borrow(void* data, size_t nbytes, std::shared_ptr<void> keep_alive) {
+std::shared_ptr<Buffer> Buffer::borrow(void* data, size_t nbytes, std::shared_ptr<void> keep_alive,
+                                       bool caller_writable) {
   std::shared_ptr<Buffer> buf(new Buffer());
   buf->data_ = data;
   buf->nbytes_ = nbytes;
   buf->owned_ = false;
+  buf->caller_writable_ = caller_writable;
   buf->keep_alive_ = std::move(keep_alive);
   return buf;
+}
+
+std::shared_ptr<Buffer> Buffer::lend_for_writing(const std::shared_ptr<Buffer>& borrowed) {
+  if (borrowed->writable()) return borrowed;
+  if (!borrowed->caller_writable_) return nullptr;
+  std::shared_ptr<Buffer> buf = borrow(borrowed->data_, borrowed->nbytes_, borrowed, true);
+  buf->lent_ = true;
+  return buf;
+}
+
+bool Buffer::overlaps(const Buffer& other) const {
+  auto begin = [](const Buffer& b) { return reinterpret_cast<uintptr_t>(b.data_); };
+  return nbytes_ && other.nbytes_ && begin(*this) < begin(other) + other.nbytes_ && begin(other) < begin(*this) + nbytes_;
 }
 
 Buffer::~Buffer() {

@@ -306,3 +306,51 @@ def test_debug_mode_runs_and_checks_results():
     out = f(np.array([0.1, 0.2, 0.3]))
     np.testing.assert_allclose(out[0], np.log1p([0.1, 0.2, 0.3]))
     np.testing.assert_allclose(w.get_value(), [2.0, 2.0, 2.0])  # updates applied once
+
+
+# ---------------------------------------------------------------- In: names, defaults, mutable inputs
+
+def test_in_gives_keyword_names_and_default_values():
+    x, y = T.dvector("x"), T.dscalar("y")
+    f = kiln.function([x, kiln.In(y, name="scale", value=2.0)], x * y)
+    np.testing.assert_array_equal(f([1.0, 2.0]), [2.0, 4.0])
+    np.testing.assert_array_equal(f([1.0, 2.0], scale=3.0), [3.0, 6.0])
+    np.testing.assert_array_equal(f(x=[1.0], scale=-1.0), [-1.0])
+    with pytest.raises(TypeError, match="has no input named 'y'"):
+        f([1.0], y=1.0)
+    with pytest.raises(NotImplementedError, match="In\\(update"):
+        kiln.In(x, update=x + 1)
+
+
+def test_inputs_are_never_overwritten_unless_marked_mutable():
+    x = T.dmatrix("x")
+    expr = T.exp(x) * 2 + 1
+    arr = np.arange(6.0).reshape(2, 3)
+    plain = kiln.function([x], expr)
+    out = plain(arr)
+    np.testing.assert_array_equal(arr, np.arange(6.0).reshape(2, 3))
+    mutable = kiln.function([kiln.In(x, mutable=True)], expr)
+    assert any(n.op.name == "Elemwise{exp,inplace}" for n in mutable.nodes())
+    given = arr.copy()
+    out2 = mutable(given)
+    np.testing.assert_allclose(out2, out, rtol=1e-15)
+    # the function was allowed to use the caller's buffer as scratch space, and did
+    assert not np.array_equal(given, arr)
+    assert not np.shares_memory(out2, given)  # results never alias an input
+
+
+def test_mutable_input_aliasing_another_input_is_copied_first():
+    x, y = T.dvector("x"), T.dvector("y")
+    f = kiln.function([kiln.In(x, mutable=True), y], T.exp(x) + y)
+    a = np.array([0.0, 1.0])
+    np.testing.assert_allclose(f(a, a), np.exp([0.0, 1.0]) + [0.0, 1.0], rtol=1e-15)
+    np.testing.assert_array_equal(a, [0.0, 1.0])
+
+
+def test_mutable_input_that_numpy_marks_read_only_is_not_written():
+    x = T.dvector("x")
+    f = kiln.function([kiln.In(x, mutable=True)], T.exp(x) + 1)
+    a = np.array([0.0, 1.0])
+    a.setflags(write=False)
+    np.testing.assert_allclose(f(a), np.exp([0.0, 1.0]) + 1, rtol=1e-15)
+    np.testing.assert_array_equal(a, [0.0, 1.0])

@@ -40,6 +40,9 @@ struct FunctionOptions {
   std::string mode;
   /// Time every node of every call (see Function::profile_summary).
   bool profile = false;
+  /// Indices of inputs whose arrays the function may overwrite (Theano's In(mutable=True)): an
+  /// input read by a single elementwise, Gemm or store node may then hold that node's result.
+  std::vector<int> mutable_inputs;
 };
 
 class Function {
@@ -74,6 +77,7 @@ class Function {
  private:
   Function() = default;
   void build_schedule();
+  Array lend_mutable_input(const std::vector<Array>& ws, size_t i) const;
   std::vector<Var> inputs_;            // the user's input variables
   std::vector<Var> outputs_;           // compiled copies of the outputs
   std::vector<Var> shared_;            // shared variables read by the graph
@@ -96,6 +100,7 @@ class Function {
                            const std::vector<Array>& out) const;
   void compare_with_reference(const std::vector<Array>& expected, const std::vector<Array>& results,
                               const std::vector<Array>& new_values) const;
+  std::vector<bool> mutable_input_;    // per input: In(mutable=True)
   std::vector<bool> update_in_place_;  // per update: its value is written into the target's buffer
   bool serialize_calls_ = false;       // some update is written in place
   mutable std::mutex call_mutex_;

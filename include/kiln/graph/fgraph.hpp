@@ -63,6 +63,9 @@ class FunctionGraph {
     return it == update_output_.end() ? std::nullopt : std::optional<int>(it->second);
   }
   const std::unordered_map<const Variable*, int>& updates() const { return update_output_; }
+  /// Record that input `v`'s value may be overwritten (Theano's In(mutable=True)).
+  void mark_mutable(const Var& v) { mutable_inputs_.insert(v.get()); }
+  bool is_mutable(const Variable* v) const { return mutable_inputs_.count(v) != 0; }
 
  private:
   void import_graph(const std::vector<Var>& roots);
@@ -72,6 +75,7 @@ class FunctionGraph {
   std::map<uint64_t, std::shared_ptr<Apply>> nodes_;  // by id: deterministic iteration
   std::unordered_map<const Variable*, std::vector<Client>> clients_;
   std::unordered_map<const Variable*, int> update_output_;
+  std::unordered_set<const Variable*> mutable_inputs_;
 };
 
 }  // namespace kiln

@@ -25,8 +25,14 @@ class Buffer {
  public:
   /// Allocate `nbytes` bytes, 64-byte aligned, uninitialised. Throws on allocation failure.
   static std::shared_ptr<Buffer> allocate(size_t nbytes);
-  /// Wrap memory owned by someone else; `keep_alive` is released when the Buffer dies.
-  static std::shared_ptr<Buffer> borrow(void* data, size_t nbytes, std::shared_ptr<void> keep_alive);
+  /// Wrap memory owned by someone else; `keep_alive` is released when the Buffer dies. kiln never
+  /// writes into it; `caller_writable` records whether its owner would allow that (a numpy array's
+  /// WRITEABLE flag), for inputs the caller marks mutable.
+  static std::shared_ptr<Buffer> borrow(void* data, size_t nbytes, std::shared_ptr<void> keep_alive,
+                                        bool caller_writable = false);
+  /// The same memory, which kiln's inplace kernels may now write (In(mutable=True)); nullptr when
+  /// its owner does not allow writes.
+  static std::shared_ptr<Buffer> lend_for_writing(const std::shared_ptr<Buffer>& borrowed);
 
   Buffer(const Buffer&) = delete;
   Buffer& operator=(const Buffer&) = delete;
@@ -35,6 +41,10 @@ class Buffer {
   void* data() const { return data_; }
   size_t nbytes() const { return nbytes_; }
   bool owned() const { return owned_; }
+  /// Whether inplace kernels may write here: memory kiln allocated, or lent for writing.
+  bool writable() const { return owned_ || lent_; }
+  /// Whether the two buffers' memory ranges overlap (two wraps of one numpy array do).
+  bool overlaps(const Buffer& other) const;
   Device device() const { return device_; }
 
  private:
@@ -43,6 +53,8 @@ class Buffer {
   size_t nbytes_ = 0;
   size_t capacity_ = 0;  // bytes actually allocated (owned buffers)
   bool owned_ = false;
+  bool caller_writable_ = false;
+  bool lent_ = false;
   Device device_ = Device::CPU;
   std::shared_ptr<void> keep_alive_;
 };

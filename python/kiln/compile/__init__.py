@@ -1,5 +1,5 @@
 """Compilation: kiln.function and shared variables."""
-from .function import function
+from .function import In, Param, function
 from .sharedvalue import shared
 
-__all__ = ["function", "shared"]
+__all__ = ["In", "Param", "function", "shared"]

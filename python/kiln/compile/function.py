@@ -23,6 +23,25 @@ def _pairs(value, what):
     return [tuple(p) for p in pairs]
 
 
+class In:
+    """An input with options, as Theano's ``In``: ``name`` (the keyword to pass it by), ``value``
+    (a default used when the argument is left out), ``mutable`` (the function may overwrite the
+    array passed in, saving memory), ``borrow`` and ``allow_downcast`` (accepted; kiln never
+    returns an input's memory and casts per ``function(allow_input_downcast=...)``)."""
+
+    def __init__(self, variable, name=None, value=None, update=None, mutable=False, strict=False,
+                 allow_downcast=None, autoname=True, implicit=None, borrow=None, shared=False):
+        del strict, allow_downcast, autoname, implicit, borrow, shared
+        if update is not None:
+            raise NotImplementedError("In(update=...): use a shared variable and function(updates=...) instead")
+        if not isinstance(variable, _core.TensorVariable):
+            raise TypeError(f"In: expected a symbolic variable, got {variable!r}")
+        self.variable, self.name, self.value, self.mutable = variable, name, value, bool(mutable)
+
+
+Param = In  # Theano's older name
+
+
 def function(inputs, outputs=None, mode=None, updates=None, givens=None, no_default_updates=False,
              accept_inplace=False, name=None, rebuild_strict=True, allow_input_downcast=None, profile=None,
              on_unused_input=None):
@@ -35,6 +54,7 @@ def function(inputs, outputs=None, mode=None, updates=None, givens=None, no_defa
     del no_default_updates, accept_inplace, rebuild_strict
     if not isinstance(inputs, (list, tuple)):
         raise TypeError("function: inputs must be a list of variables")
+    specs = [i if isinstance(i, In) else In(i) for i in inputs]
     unpack_single = outputs is not None and not isinstance(outputs, (list, tuple))
     if outputs is None:
         outs = []
@@ -45,8 +65,9 @@ def function(inputs, outputs=None, mode=None, updates=None, givens=None, no_defa
     if mode is not None and not isinstance(mode, str):
         mode = getattr(mode, "name", str(mode))
     fn = _core.compile_function(
-        list(inputs), outs, unpack_single, _pairs(updates, "updates"), _pairs(givens, "givens"),
-        on_unused_input or "", allow_input_downcast, name or "", mode or "", bool(profile))
+        [s.variable for s in specs], outs, unpack_single, _pairs(updates, "updates"), _pairs(givens, "givens"),
+        on_unused_input or "", allow_input_downcast, name or "", mode or "", bool(profile),
+        [i for i, s in enumerate(specs) if s.mutable], [s.name or "" for s in specs], [s.value for s in specs])
     for message in fn.warnings:
         warnings.warn(message, stacklevel=2)
     for line in fn.rewrite_log:
