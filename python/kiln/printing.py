@@ -7,7 +7,7 @@ import sys
 
 from . import _core
 
-__all__ = ["debugprint", "pprint", "pp", "pydotprint"]
+__all__ = ["debugprint", "pprint", "pp", "pydotprint", "generated_source"]
 
 
 def debugprint(obj, depth=-1, print_type=False, file=None, ids="CHAR", stop_on_name=False, max_indent=100):
@@ -49,3 +49,14 @@ def pydotprint(*args, **kwargs):
     raise NotImplementedError(
         "kiln.printing.pydotprint is not implemented: drawing graphs needs graphviz (pydot), which kiln does "
         "not depend on; use kiln.printing.debugprint(...) or kiln.printing.pprint(...) for a text view")
+
+
+def generated_source(fn, file=None):
+    """The generated C++ of a compiled function's fused kernels, one after the other, in
+    execution order (empty when nothing was fused). ``file`` as for debugprint."""
+    text = "".join(f"// ---- kernel {i}\n{src}\n" for i, src in enumerate(fn.kernel_sources()))
+    if file == "str":
+        return text
+    out = sys.stdout if file is None else file
+    out.write(text)
+    return None if file is None else file

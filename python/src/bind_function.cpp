@@ -3,6 +3,7 @@
 #include <Python.h>
 
 #include "bind_common.hpp"
+#include "kiln/ops/composite.hpp"
 #define KILN_NUMPY_NO_IMPORT
 #include "numpy_api.hpp"
 
@@ -96,6 +97,12 @@ void bind_function(nb::module_& m) {
       .def_prop_ro("outputs", [](const PyFunction& f) { return f.function().outputs(); })
       .def_prop_ro("warnings", [](const PyFunction& f) { return f.function().warnings(); })
       .def_prop_ro("rewrite_log", [](const PyFunction& f) { return f.function().rewrite_log(); })
+      .def("kernel_sources", [](const PyFunction& f) {
+        std::vector<std::string> out;
+        for (const Apply* a : f.function().nodes())
+          if (std::string src = kernel_source(a->op()); !src.empty()) out.push_back(std::move(src));
+        return out;
+      }, "The generated C++ source of each fused kernel, in execution order.")
       .def("profile_summary", [](const PyFunction& f) { return f.function().profile_summary(); })
       .def("nodes", [](const PyFunction& f) {
         std::vector<std::shared_ptr<Apply>> out;

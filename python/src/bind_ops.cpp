@@ -1,6 +1,7 @@
 // Builders of every op family, under Theano's names. Each converts its arguments with
 // as_tensor_variable and calls the C++ builder.
 #include "bind_common.hpp"
+#include "kiln/ops/composite.hpp"
 
 namespace kiln::py {
 namespace {
@@ -81,6 +82,8 @@ void bind_reduce(nb::module_& m) {
 void bind_blas(nb::module_& m) {
   m.def("dot", [](nb::handle a, nb::handle b) { return dot(v(a), v(b)); }, nb::arg("a"), nb::arg("b"));
   m.def("matmul", [](nb::handle a, nb::handle b) { return matmul(v(a), v(b)); }, nb::arg("a"), nb::arg("b"));
+  m.def("composite", [](const std::vector<Var>& inputs, const Var& output) { return fuse_elementwise(inputs, output); },
+        nb::arg("inputs"), nb::arg("output"));
   m.def("gemm", [](nb::handle z, nb::handle alpha, nb::handle x, nb::handle y, nb::handle beta) {
         return gemm(v(z), v(alpha), v(x), v(y), v(beta));
       }, nb::arg("z"), nb::arg("alpha"), nb::arg("x"), nb::arg("y"), nb::arg("beta"));

@@ -54,6 +54,8 @@ Config::Config() {
   add({"compiledir", "Directory of the on-disk cache of compiled kernels (created private to the user).",
        default_compiledir(), {}});
   add({"cxx", "C++ compiler used to build generated kernels; empty disables code generation.", "g++", {}});
+  add({"cxxflags", "Flags for compiling generated kernels: optimised for this CPU, without contracting a * b + c into fma (results stay those of the interpreter).",
+       "-O3 -march=native -ffp-contract=off -fno-math-errno -fno-trapping-math", {}});
   add({"exception_verbosity", "'low': short error messages; 'high': also print the graph around the failing node.",
        "low", {"low", "high"}});
   add({"on_unused_input", "What kiln.function does with an input the outputs do not depend on.", "raise",

@@ -7,11 +7,14 @@
 #include <map>
 #include <sstream>
 #include <set>
+#include <mutex>
+#include <thread>
 #include <unordered_map>
 
 #include "kiln/config.hpp"
 #include "kiln/error.hpp"
 #include "kiln/graph/fgraph.hpp"
+#include "kiln/ops/composite.hpp"
 #include "kiln/rewrite/rewrite.hpp"
 
 namespace kiln {
@@ -159,6 +162,7 @@ std::shared_ptr<const Function> Function::compile(std::vector<Var> inputs, std::
     for (const auto& r : rows) fn->rewrite_log_.push_back(r.second);
   }
   fn->build_schedule();
+  fn->prepare_kernels();
   if (mode == "DebugMode" || mode == "DEBUG_MODE") {
     // DebugMode's oracle: the same graph without rewrites, returning the update values as outputs.
     fn->debug_ = true;
@@ -193,6 +197,33 @@ std::vector<Apply*> schedule_order(const std::vector<Var>& roots) {
 }
 
 }  // namespace
+
+// Compile the generated kernels now (in parallel, each from the cache when seen before) rather
+// than at the first call. Without a working compiler the interpreter runs them, after one warning
+// per process.
+void Function::prepare_kernels() {
+  std::vector<const Apply*> pending;
+  for (const Step& s : steps_)
+    if (!kernel_source(s.node->op()).empty()) pending.push_back(s.node);
+  if (pending.empty()) return;
+  std::vector<std::string> errors(pending.size());
+  const size_t workers = std::min<size_t>(pending.size(), std::max(1u, std::thread::hardware_concurrency()));
+  std::atomic<size_t> next{0};
+  auto work = [&] {
+    for (size_t i; (i = next++) < pending.size();) errors[i] = prepare_kernel(pending[i]->op());
+  };
+  std::vector<std::thread> threads;
+  for (size_t t = 1; t < workers; ++t) threads.emplace_back(work);
+  work();
+  for (auto& t : threads) t.join();
+  // One warning per process and reason.
+  static std::mutex mutex;
+  static std::set<std::string> warned;
+  std::lock_guard<std::mutex> lock(mutex);
+  for (const std::string& e : errors)
+    if (!e.empty() && warned.insert(e).second)
+      warnings_.push_back("kiln: generated kernels run on the interpreter (same results, slower): " + e);
+}
 
 void Function::build_schedule() {
   std::unordered_map<const Variable*, int> slot_of;

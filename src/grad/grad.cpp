@@ -252,4 +252,12 @@ std::vector<Var> Op::R_op(const Apply& node, const std::vector<Var>& eval_points
   return tangents;
 }
 
+std::vector<Var> Rop_through(const Var& f, const std::vector<Var>& inputs, const std::vector<Var>& eval_points) {
+  std::vector<Var> wrt, points;
+  for (size_t i = 0; i < eval_points.size(); ++i)
+    if (eval_points[i]) wrt.push_back(inputs[i]), points.push_back(eval_points[i]);
+  if (wrt.empty()) return {nullptr};
+  return Rop({f}, wrt, points);
+}
+
 }  // namespace kiln

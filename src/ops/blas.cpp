@@ -255,11 +255,7 @@ class Gemm final : public Op {
   }
 
   std::vector<Var> R_op(const Apply& node, const std::vector<Var>& ev) const override {
-    std::vector<Var> wrt, points;
-    for (size_t i = 0; i < ev.size(); ++i)
-      if (ev[i]) wrt.push_back(node.input(static_cast<int>(i))), points.push_back(ev[i]);
-    if (wrt.empty()) return {nullptr};
-    return Rop({as_expression(node.inputs())}, wrt, points);
+    return Rop_through(as_expression(node.inputs()), node.inputs(), ev);
   }
 
   void perform(const Apply& node, std::span<const Array> in, std::span<Array> out) const override {

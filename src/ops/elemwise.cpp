@@ -131,6 +131,8 @@ class Elemwise final : public Op {
     if (inplace_ < 0) return {};
     return {{0, inplace_}};
   }
+  ScalarOpId scalar_op() const { return id_; }
+  bool is_cast() const { return cast_to_.has_value(); }
   std::shared_ptr<const Elemwise> with_inplace(int input) const {
     return std::make_shared<Elemwise>(id_, cast_to_, input);
   }
@@ -169,20 +171,7 @@ class Elemwise final : public Op {
 
   std::vector<std::vector<Var>> infer_shape(const Apply& node,
                                             const std::vector<std::vector<Var>>& in_shapes) const override {
-    const TensorType& out = node.output_ptr(0)->type();
-    std::vector<Var> shape;
-    for (int d = 0; d < out.ndim(); ++d) {
-      if (out.shape()[d] != kUnknownDim) {
-        shape.push_back(typed_constant(static_cast<double>(out.shape()[d]), DType::Int64));
-        continue;
-      }
-      // Every input that does not broadcast along d must have the output's size there.
-      std::vector<Var> sizes;
-      for (size_t j = 0; j < node.inputs().size(); ++j)
-        if (!node.input(j)->type().broadcastable(d)) sizes.push_back(in_shapes[j][d]);
-      shape.push_back(same_size(sizes, name() + " dimension " + std::to_string(d)));
-    }
-    return {shape};
+    return {elemwise_output_shape(node, in_shapes)};
   }
 
   void perform(const Apply& node, std::span<const Array> in, std::span<Array> out) const override;
@@ -408,6 +397,29 @@ std::string scalar_op_public_name(ScalarOpId id) {
   if (id == ScalarOpId::and_ || id == ScalarOpId::or_) return n;  // Theano spells these and_, or_
   if (!n.empty() && n.back() == '_') n.pop_back();
   return n;
+}
+
+std::vector<Var> elemwise_output_shape(const Apply& node, const std::vector<std::vector<Var>>& in_shapes) {
+  const TensorType& out = node.output_ptr(0)->type();
+  std::vector<Var> shape;
+  for (int d = 0; d < out.ndim(); ++d) {
+    if (out.shape()[d] != kUnknownDim) {
+      shape.push_back(typed_constant(static_cast<double>(out.shape()[d]), DType::Int64));
+      continue;
+    }
+    // Every input that does not broadcast along d must have the output's size there.
+    std::vector<Var> sizes;
+    for (size_t j = 0; j < node.inputs().size(); ++j)
+      if (!node.input(static_cast<int>(j))->type().broadcastable(d)) sizes.push_back(in_shapes[j][d]);
+    shape.push_back(same_size(sizes, node.op().name() + " dimension " + std::to_string(d)));
+  }
+  return shape;
+}
+
+std::optional<ScalarOpId> elemwise_scalar_op(const Op& op) {
+  auto* e = dynamic_cast<const Elemwise*>(&op);
+  if (!e || !e->destroy_map().empty() || e->is_cast()) return std::nullopt;
+  return e->scalar_op();
 }
 
 std::optional<Var> elemwise_inplace(const Apply& node, int input) {

@@ -8,6 +8,7 @@
 // shared_update_in_place for the conditions, and Function's schedule, which runs such nodes after
 // every other node.
 #include "kiln/ops/blas.hpp"
+#include "kiln/ops/composite.hpp"
 #include "kiln/ops/elemwise.hpp"
 #include "kiln/ops/subtensor.hpp"
 #include "rewrite/passes.hpp"
@@ -79,6 +80,7 @@ std::optional<std::vector<Var>> elemwise_into_dead_input(const FunctionGraph& fg
   for (size_t k = 0; k < node.inputs().size(); ++k) {
     if (!destroyable(fg, node.input(static_cast<int>(k)), node)) continue;
     if (auto v = elemwise_inplace(node, static_cast<int>(k))) return std::vector<Var>{*v};
+    if (auto v = composite_inplace(node, static_cast<int>(k))) return std::vector<Var>{*v};
   }
   return std::nullopt;
 }

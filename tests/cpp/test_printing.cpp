@@ -165,6 +165,15 @@ TEST(Debugprint, CompiledFunctionShowsExecutionOrder) {
   auto fn = function({x}, {exp(x * w)}, opts);
   EXPECT_EQ(debugprint(*fn),
             "Function 'f'\n"
+            "Composite{exp((i0 * i1))} [id A] '' 0\n"
+            " |x [id B]\n"
+            " |w [id C]\n");
+  // Without fusion: the elementwise nodes, the last one writing into its dead input.
+  Config::get().set("optimizer_excluding", "fusion");
+  auto unfused = function({x}, {exp(x * w)}, opts);
+  Config::get().set("optimizer_excluding", "");
+  EXPECT_EQ(debugprint(*unfused),
+            "Function 'f'\n"
             "Elemwise{exp,inplace} [id A] '' 1\n"
             " |Elemwise{mul} [id B] '' 0\n"
             "   |x [id C]\n"

@@ -155,6 +155,8 @@ GRAD_CASES += [
      _pts((ANY, (3, 2)), (ANY, ()), (ANY, (3, 4)), (ANY, (4, 2)), (ANY, ()))),
     ("gemm_broadcast_z", lambda z, a, x, y, b: T.blas.gemm_no_inplace(z.dimshuffle("x", 0), a, x, y, b),
      _pts((ANY, (2,)), (ANY, ()), (ANY, (3, 4)), (ANY, (4, 2)), (ANY, ()))),
+    ("composite", lambda x, y: kiln_core().composite([x, y], T.tanh(x * y) + T.exp(-y)),
+     _pts((ANY, (3, 4)), (ANY, (1, 4)))),
     ("outer", T.outer, _pts((ANY, (3,)), (ANY, (4,)))),
     ("reshape", lambda x: x.reshape((4, 3)) * T.arange(3), _pts((ANY, (3, 4)))),
     ("flatten", lambda x: x.flatten() * T.arange(12), _pts((ANY, (3, 4)))),

@@ -188,7 +188,7 @@ def test_elementwise_update_of_a_shared_vector_is_in_place():
     b = kiln.shared(np.zeros(4), name="b")
     g = T.dvector("g")
     step = kiln.function([g], [], updates=[(b, b - 0.5 * g)])
-    assert any(k.startswith("Elemwise{sub,inplace}") for k in kinds(step)), kinds(step)
+    assert any("inplace" in k for k in kinds(step)), kinds(step)
     step(np.ones(4))
     step(np.ones(4))
     np.testing.assert_array_equal(b.get_value(), np.full(4, -1.0))

@@ -330,7 +330,7 @@ def test_inputs_are_never_overwritten_unless_marked_mutable():
     out = plain(arr)
     np.testing.assert_array_equal(arr, np.arange(6.0).reshape(2, 3))
     mutable = kiln.function([kiln.In(x, mutable=True)], expr)
-    assert any(n.op.name == "Elemwise{exp,inplace}" for n in mutable.nodes())
+    assert any("inplace" in n.op.name for n in mutable.nodes()), [n.op.name for n in mutable.nodes()]
     given = arr.copy()
     out2 = mutable(given)
     np.testing.assert_allclose(out2, out, rtol=1e-15)

@@ -89,6 +89,13 @@ def test_debugprint_compiled_function():
     f = kiln.function([x], T.exp(x * w), updates=[(w, w + x)], name="step")
     assert debugprint(f, file="str") == (
         "Function 'step'\n"
+        "Composite{exp((i0 * i1))} [id A] '' 0\n"
+        " |x [id B]\n"
+        " |w [id C]\n")
+    with kiln.config.change_flags(optimizer_excluding="fusion"):
+        g = kiln.function([x], T.exp(x * w), name="step")
+    assert debugprint(g, file="str") == (
+        "Function 'step'\n"
         "Elemwise{exp,inplace} [id A] '' 1\n"
         " |Elemwise{mul} [id B] '' 0\n"
         "   |x [id C]\n"

@@ -13,8 +13,10 @@ def kinds(f):
 
 
 def compile_both(inputs, outputs):
-    return (kiln.function(inputs, outputs, on_unused_input="ignore"),
-            kiln.function(inputs, outputs, mode="NONE", on_unused_input="ignore"))
+    # Without fusion, so the rewritten nodes stay visible (fusion would hide them in a Composite).
+    with kiln.config.change_flags(optimizer_excluding="fusion"):
+        fast = kiln.function(inputs, outputs, on_unused_input="ignore")
+    return fast, kiln.function(inputs, outputs, mode="NONE", on_unused_input="ignore")
 
 
 def test_fast_run_pipeline_is_the_golden_list():
@@ -29,6 +31,7 @@ def test_fast_run_pipeline_is_the_golden_list():
         "specialize: pow_2, pow_3, pow_4, pow_1, pow_0, pow_half, pow_minus_half, pow_minus_1, pow_minus_2, "
         "mul_self, mul_minus_one, gemm_from_add",
         "merge2: merge2_merge",
+        "fusion: elemwise_fusion",
         "inplace: elemwise_inplace, store_inplace, gemm_inplace",
     ]
     assert kiln._core.rewrite_pipeline("NONE") == []
@@ -86,7 +89,8 @@ def test_dimshuffles_compose_into_one():
 def test_merge_common_subexpressions_and_constants():
     a = T.exp(X) * 2.0
     b = T.exp(X) * 2.0
-    f = kiln.function([X], a + b)
+    with kiln.config.change_flags(optimizer_excluding="fusion"):
+        f = kiln.function([X], a + b)
     assert kinds(f).count("Elemwise{exp}") == 1 and kinds(f).count("Elemwise{mul}") == 1
     np.testing.assert_allclose(f(np.array([0.0, 1.0])), 4 * np.exp([0.0, 1.0]))
 
@@ -199,8 +203,8 @@ def test_inplace_reuses_dead_intermediates_and_never_touches_inputs_or_shared_va
     w = kiln.shared(np.arange(4.0), name="w")
     x = T.dvector("x")
     f = kiln.function([x], T.exp(x * 2.0) + w, updates=[(w, w * 3.0 + x)])
-    assert "Elemwise{exp,inplace}" in [str(n.op) for n in f.nodes()] or any(
-        n.op.name.endswith(",inplace}") for n in f.nodes())
+    # The exp writes into its dead argument; the update writes into w itself (fused or not).
+    assert any("inplace" in n.op.name for n in f.nodes()), [n.op.name for n in f.nodes()]
     xv = np.array([0.0, 1.0, -1.0, 2.0])
     keep = xv.copy()
     out = f(xv)

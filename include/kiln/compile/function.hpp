@@ -77,6 +77,7 @@ class Function {
  private:
   Function() = default;
   void build_schedule();
+  void prepare_kernels();
   Array lend_mutable_input(const std::vector<Array>& ws, size_t i) const;
   std::vector<Var> inputs_;            // the user's input variables
   std::vector<Var> outputs_;           // compiled copies of the outputs

@@ -42,6 +42,9 @@ std::vector<Var> Lop(const std::vector<Var>& f, const std::vector<Var>& wrt, con
                      const GradOptions& options = {});
 /// Rop: the Jacobian-vector product d(f)/d(wrt) . eval_points, by forward mode (each op's R_op).
 std::vector<Var> Rop(const std::vector<Var>& f, const std::vector<Var>& wrt, const std::vector<Var>& eval_points);
+/// An op's R_op from an expression `f` of its `inputs` that computes the same (for ops such as
+/// Gemm and Composite): the forward derivative along `eval_points`, nullptr ones held constant.
+std::vector<Var> Rop_through(const Var& f, const std::vector<Var>& inputs, const std::vector<Var>& eval_points);
 
 /// The Jacobian of `expression` (a scalar or a vector) with respect to each of `wrt`: an array of
 /// shape expression.shape + wrt.shape, computed row by row at run time (one compile for all sizes).

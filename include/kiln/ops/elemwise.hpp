@@ -85,6 +85,12 @@ Var dimshuffle(const Var& x, const std::vector<int>& pattern);
 /// inplace rewrites); std::nullopt if `node` is not elementwise or the input's type differs from
 /// the output's.
 std::optional<Var> elemwise_inplace(const Apply& node, int input);
+/// The output shape of an elementwise-like node (inputs broadcast along their broadcastable axes),
+/// as graphs of the input shapes; sizes that must agree are checked at run time.
+std::vector<Var> elemwise_output_shape(const Apply& node, const std::vector<std::vector<Var>>& in_shapes);
+/// The scalar op of a plain elementwise op (not a Cast, not inplace), for fusion; std::nullopt
+/// for any other op.
+std::optional<ScalarOpId> elemwise_scalar_op(const Op& op);
 /// The pattern of a DimShuffle node, or std::nullopt for another op (for rewrites).
 std::optional<std::vector<int>> dimshuffle_pattern(const Apply& node);
 /// Reverse the axes (x.T).

@@ -1,0 +1,34 @@
+// Composite: a fused elementwise computation (Theano's Elemwise{Composite{...}}). The fusion
+// rewrite replaces a tree of elementwise nodes of one float dtype by one Composite node, which
+// makes one pass over memory instead of one per op and no intermediate arrays. Its kernel is
+// generated C++ (see kiln/compile/codegen.hpp), compiled when the function is compiled; without a
+// compiler it runs its inner graph on the interpreter, with identical results.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "kiln/graph/graph.hpp"
+
+namespace kiln {
+
+/// Fuse the elementwise graph from `inputs` to `output` into one Composite node applied to
+/// `inputs`; returns its output. Every node between them must be a plain elementwise op whose
+/// inputs and output have `output`'s float dtype; size-1 constants become literals.
+Var fuse_elementwise(const std::vector<Var>& inputs, const Var& output);
+
+/// The same Composite writing its result into input `input`'s buffer (for the inplace rewrites);
+/// std::nullopt if `node` is not an out-of-place Composite or that input's type differs from the
+/// output's.
+std::optional<Var> composite_inplace(const Apply& node, int input);
+
+/// For a Composite op: compile (or load from the cache) its kernel now. Returns an explanation
+/// when the interpreter will be used instead (no compiler, compile error), else empty. Does
+/// nothing for other ops.
+std::string prepare_kernel(const Op& op);
+
+/// For a Composite op: the generated C++ source of its kernel; empty for other ops.
+std::string kernel_source(const Op& op);
+
+}  // namespace kiln

@@ -1,0 +1,98 @@
+// fusion: trees of elementwise nodes of one float dtype become one Composite node (Theano's
+// elemwise fusion), so a chain like a*b + c*exp(d) makes one pass over memory.
+//
+// Groups grow from a root (visited consumers first) toward its producers. A producer joins only
+// when every reader of its result is already in the group, so no value is computed twice and no
+// other node loses an input; and only when its result has the root's broadcast pattern, so a
+// cheap computation on a row is not redone for every row of a matrix.
+#include <algorithm>
+#include <unordered_set>
+
+#include "kiln/ops/composite.hpp"
+#include "kiln/ops/elemwise.hpp"
+#include "rewrite/passes.hpp"
+
+namespace kiln::detail {
+namespace {
+
+constexpr size_t kMaxGroupNodes = 64;
+constexpr size_t kMaxGroupInputs = 24;
+
+bool is_literal(const Var& v) { return v->is_constant() && v->constant_value().size() == 1; }
+
+// A plain elementwise node computing in `dt`: its inputs are of `dt`, or scalar constants (the
+// kernel writes them as literals of `dt`, the conversion the interpreter makes).
+bool fusable(const Apply& node, DType dt) {
+  if (node.num_outputs() != 1 || !elemwise_scalar_op(node.op()) || node.output_ptr(0)->dtype() != dt) return false;
+  for (const Var& in : node.inputs())
+    if (in->dtype() != dt && !is_literal(in)) return false;
+  return true;
+}
+
+struct Group {
+  std::unordered_set<const Apply*> nodes;
+  std::vector<Var> inputs;  // in first-use order
+};
+
+// Grow the group of `root` to a fixed point, then list its inputs.
+Group grow_group(const FunctionGraph& fg, Apply* root) {
+  const DType dt = root->output_ptr(0)->dtype();
+  const auto& pattern = root->output_ptr(0)->type().shape();
+  auto same_pattern = [&](const Var& v) {
+    const auto& s = v->type().shape();
+    for (size_t d = 0; d < s.size(); ++d)
+      if ((s[d] == 1) != (pattern[d] == 1)) return false;
+    return true;
+  };
+  Group g;
+  g.nodes.insert(root);
+  for (bool grew = true; grew && g.nodes.size() < kMaxGroupNodes;) {
+    grew = false;
+    std::vector<const Apply*> members(g.nodes.begin(), g.nodes.end());
+    for (const Apply* member : members)
+      for (const Var& in : member->inputs()) {
+        Apply* producer = in->owner();
+        if (!producer || g.nodes.count(producer) || !fusable(*producer, dt) || !same_pattern(in)) continue;
+        const auto& readers = fg.clients(in.get());
+        bool all_inside = std::all_of(readers.begin(), readers.end(),
+                                      [&](const FunctionGraph::Client& c) { return c.node && g.nodes.count(c.node); });
+        if (!all_inside || g.nodes.size() >= kMaxGroupNodes) continue;
+        g.nodes.insert(producer);
+        grew = true;
+      }
+  }
+  std::unordered_set<const Variable*> seen;
+  for (Apply* node : fg.toposort()) {
+    if (!g.nodes.count(node)) continue;
+    for (const Var& in : node->inputs()) {
+      const Apply* owner = in->owner();
+      if ((owner && g.nodes.count(owner)) || is_literal(in) || !seen.insert(in.get()).second) continue;
+      g.inputs.push_back(in);
+    }
+  }
+  return g;
+}
+
+void fuse_elementwise_trees(FunctionGraph& fg) {
+  std::vector<Apply*> order = fg.toposort();
+  std::reverse(order.begin(), order.end());  // consumers first: each group grows from its root
+  std::unordered_set<const Apply*> done;
+  for (Apply* node : order) {
+    if (done.count(node) || !fg.contains(node) || !fusable(*node, node->output_ptr(0)->dtype())) continue;
+    const DType dt = node->output_ptr(0)->dtype();
+    if (dt != DType::Float32 && dt != DType::Float64) continue;
+    Group g = grow_group(fg, node);
+    done.insert(g.nodes.begin(), g.nodes.end());
+    if (g.nodes.size() < 2 || g.inputs.size() > kMaxGroupInputs) continue;
+    ScopedUserLocation where(node->output(0)->source_location());
+    fg.replace(node->output(0), fuse_elementwise(g.inputs, node->output(0)));
+  }
+}
+
+}  // namespace
+
+void register_fusion_rewrites(RewriteDatabase& db) {
+  db.add_pass("fusion", "elemwise_fusion", {"fast_run", "fusion"}, &fuse_elementwise_trees);
+}
+
+}  // namespace kiln::detail

@@ -1,0 +1,150 @@
+"""Fusion of elementwise trees into generated C++ kernels, the compiler driver and its cache."""
+import os
+import subprocess
+import sys
+import textwrap
+
+import numpy as np
+import pytest
+
+import kiln
+import kiln.tensor as T
+from kiln.printing import generated_source
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+
+def names(f):
+    return [n.op.name for n in f.nodes()]
+
+
+def both(inputs, output):
+    return kiln.function(inputs, output), kiln.function(inputs, output, mode="NONE")
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_elementwise_tree_is_one_generated_kernel(dtype):
+    a, b, c, d, e = (T.vector(n, dtype) for n in "abcde")
+    fast, plain = both([a, b, c, d, e], a * b + c * T.exp(d) - T.log1p(e * e))
+    assert len(names(fast)) == 1 and names(fast)[0].startswith("Composite{"), names(fast)
+    rng = np.random.default_rng(0)
+    for n in [0, 1, 7, 255, 256, 257, 5000, 300_000]:  # around the block size and the threading threshold
+        xs = [rng.standard_normal(n).astype(dtype) for _ in range(5)]
+        got = fast(*xs)
+        assert got.dtype == dtype and got.shape == (n,)
+        np.testing.assert_allclose(got, plain(*xs), rtol=1e-6 if dtype == "float32" else 1e-14, atol=1e-6)
+    src = generated_source(fast, file="str")
+    assert "kiln_scalar_math.hpp" in src and "op_exp" in src and "extern \"C\"" in src
+
+
+def test_broadcasting_strided_and_literal_operands():
+    x, row, s = T.dmatrix("x"), T.drow("row"), T.dscalar("s")
+    fast, plain = both([x, row, s], T.tanh(x * 2.5 + row) * s - 1)
+    assert names(fast)[-1].startswith("Composite")
+    rng = np.random.default_rng(1)
+    big = rng.standard_normal((40, 30))
+    cases = [(big, rng.standard_normal((1, 30)), 0.5),
+             (big.T, rng.standard_normal((1, 40)), 2.0),          # transposed (non-contiguous) input
+             (big[::3, ::2], rng.standard_normal((1, 15))[:, ::-1], -1.0),  # strided, reversed
+             (np.ones((0, 3)), np.ones((1, 3)), 1.0)]
+    for xv, rv, sv in cases:
+        np.testing.assert_allclose(fast(xv, rv, sv), plain(xv, rv, sv), rtol=1e-14)
+    with pytest.raises(ValueError, match="(Composite|Elemwise).*(does not match|cannot be broadcast)"):
+        fast(np.ones((2, 3)), np.ones((1, 4)), 1.0)
+
+
+def test_fusion_never_computes_a_shared_value_twice():
+    x = T.dvector("x")
+    y = T.exp(x) * 3
+    f = kiln.function([x], [y + 1, y * 2])
+    # exp(x) * 3 has two readers: it is computed once, and each output is its own node.
+    assert len(f.nodes()) == 3, names(f)
+    xv = np.linspace(-1, 1, 5)
+    r1, r2 = f(xv)
+    np.testing.assert_allclose(r1, np.exp(xv) * 3 + 1, rtol=1e-14)
+    np.testing.assert_allclose(r2, np.exp(xv) * 6, rtol=1e-14)
+
+
+def test_row_computation_is_not_redone_for_every_row():
+    x, r = T.dmatrix("x"), T.drow("r")
+    f = kiln.function([x, r], x + T.exp(T.sin(r)))
+    # exp(sin(r)) stays a (1, n) kernel; only the add runs over the matrix.
+    assert len(f.nodes()) == 2 and all(n.startswith("Composite") or "add" in n for n in names(f)), names(f)
+
+
+def test_without_a_compiler_results_are_identical_after_one_warning():
+    x, y = T.dvector("x"), T.dvector("y")
+    expr = T.sqrt(T.exp(x) + y * y) / (1 + T.abs(y))
+    xv, yv = np.linspace(-2, 2, 11), np.linspace(3, -3, 11)
+    compiled = kiln.function([x, y], expr)(xv, yv)
+    with kiln.config.change_flags(cxx="/nonexistent/kiln-test-compiler"):
+        with pytest.warns(UserWarning, match="run on the interpreter.*cannot run the C\\+\\+ compiler"):
+            f = kiln.function([x, y], expr)
+        np.testing.assert_array_equal(f(xv, yv), compiled)
+    with kiln.config.change_flags(cxx=""):
+        with pytest.warns(UserWarning, match="code generation is disabled"):
+            g = kiln.function([x, y], expr)
+        np.testing.assert_array_equal(g(xv, yv), compiled)
+
+
+def run_python(code, compiledir):
+    env = dict(os.environ, KILN_FLAGS=f"compiledir={compiledir}", PYTHONPATH=os.path.join(ROOT, "python"))
+    return subprocess.run([sys.executable, "-c", textwrap.dedent(code)], env=env, capture_output=True, text=True,
+                          timeout=300)
+
+
+WORKER = """
+    import sys, numpy as np, kiln, kiln.tensor as T
+    k = int(sys.argv[1]) if len(sys.argv) > 1 else 0
+    x = T.dvector("x")
+    exprs = [T.exp(x) * 2 + 1, T.tanh(x) - x * 3, T.exp(x) * 2 + 1]
+    xv = np.linspace(-1, 1, 1000)
+    refs = [np.exp(xv) * 2 + 1, np.tanh(xv) - xv * 3, np.exp(xv) * 2 + 1]
+    for e, r in zip(exprs, refs):
+        np.testing.assert_allclose(kiln.function([x], e)(xv), r, rtol=1e-14)
+    print("ok")
+"""
+
+
+def test_cache_is_private_shared_between_processes_and_rebuilds_a_truncated_library(tmp_path):
+    cache = tmp_path / "cache"
+    # Four processes compile the same two kernels at once.
+    procs = [subprocess.Popen([sys.executable, "-c", textwrap.dedent(WORKER)], env=dict(
+        os.environ, KILN_FLAGS=f"compiledir={cache}", PYTHONPATH=os.path.join(ROOT, "python")),
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for _ in range(4)]
+    for p in procs:
+        out, err = p.communicate(timeout=300)
+        assert p.returncode == 0 and out.strip() == "ok", err
+    kernels = cache / "kernels"
+    libraries = sorted(kernels.glob("*.so"))
+    assert len(libraries) == 2
+    assert not list(kernels.glob("tmp-*"))
+    assert (os.stat(kernels).st_mode & 0o777) == 0o700
+    # A library cut short (a crash while it was written by something else) is detected and rebuilt.
+    libraries[0].write_bytes(libraries[0].read_bytes()[:100])
+    r = run_python(WORKER, cache)
+    assert r.returncode == 0 and r.stdout.strip() == "ok", r.stderr
+    assert libraries[0].stat().st_size > 1000
+    # kiln-cache lists, sizes and clears it.
+    env_flags = f"compiledir={cache}"
+    for command, expected in [("list", "exp"), ("size", "2 kernels"), ("clear", "cleared 2 kernels")]:
+        r = subprocess.run([sys.executable, "-m", "kiln.cache", command], capture_output=True, text=True,
+                           env=dict(os.environ, KILN_FLAGS=env_flags, PYTHONPATH=os.path.join(ROOT, "python")))
+        assert r.returncode == 0 and expected in r.stdout, (command, r.stdout, r.stderr)
+    assert not list(kernels.glob("*.so"))
+
+
+def test_fused_kernel_writes_into_a_dead_input_or_the_updated_shared_variable():
+    w = kiln.shared(np.arange(4.0), name="w")
+    g = T.dvector("g")
+    step = kiln.function([g], [], updates=[(w, w * 0.9 - 0.1 * g)])
+    assert [n.op.name for n in step.nodes()] == ["Composite{((i0 * 0.9) - (0.1 * i1))}[inplace i0]"]
+    alias = w.get_value(borrow=True)
+    step(np.ones(4))
+    np.testing.assert_allclose(w.get_value(), np.arange(4.0) * 0.9 - 0.1, rtol=1e-15)
+    assert np.shares_memory(alias, w.get_value(borrow=True))
+    x = T.dmatrix("x")
+    f = kiln.function([x], T.exp(T.dot(x, x)) * 2 + 1)  # the product is dead after the kernel
+    assert any(n.startswith("Composite") and "inplace" in n for n in names(f)), names(f)
+    xv = np.eye(3) * 0.5
+    np.testing.assert_allclose(f(xv), np.exp(xv @ xv) * 2 + 1, rtol=1e-14)
