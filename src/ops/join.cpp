@@ -29,6 +29,7 @@ class Join final : public Op {
     return j && j->axis_ == axis_;
   }
   size_t hash() const override { return hash_mix(std::hash<std::string_view>()("Join"), axis_); }
+  int axis() const { return axis_; }
 
   std::vector<TensorType> make_outputs(const std::vector<Var>& inputs) const override;
   std::vector<std::vector<Var>> infer_shape(const Apply& node, const std::vector<std::vector<Var>>& in) const override;
@@ -278,6 +279,11 @@ Var join(int axis, const std::vector<Var>& tensors) {
 }
 
 Var concatenate(const std::vector<Var>& tensors, int axis) { return join(axis, tensors); }
+
+std::optional<int> join_axis(const Apply& node) {
+  if (auto* j = dynamic_cast<const Join*>(&node.op())) return j->axis();
+  return std::nullopt;
+}
 
 Var stack(const std::vector<Var>& tensors, int axis) {
   KILN_USER_CHECK(!tensors.empty(), ValueError) << "stack: needs at least one tensor";

@@ -213,6 +213,9 @@ class CAReduce final : public Op {
 
   bool differentiable() const override { return kind_ != ReduceKind::Any && kind_ != ReduceKind::All; }
   const std::vector<int>& axes() const { return axes_; }
+  ReduceKind reduce_kind() const { return kind_; }
+  DType out_dtype() const { return out_; }
+  DType acc_dtype() const { return acc_; }
 
   void perform(const Apply&, std::span<const Array> in, std::span<Array> out) const override {
     const Array& x = in[0];
@@ -395,6 +398,12 @@ KILN_REGISTER_OP_KINDS({{"Sum", true}, {"Prod", true}, {"Max", true}, {"Min", tr
 std::optional<std::vector<int>> reduce_axes(const Apply& node) {
   if (auto* r = dynamic_cast<const CAReduce*>(&node.op())) return r->axes();
   return std::nullopt;
+}
+
+Var reduce_like(const Apply& node, const Var& x, const std::vector<int>& axes) {
+  auto* r = dynamic_cast<const CAReduce*>(&node.op());
+  KILN_ASSERT(r != nullptr) << "reduce_like: " << node.op().name() << " is not a reduction";
+  return reduce(r->reduce_kind(), x, axes, false, r->out_dtype(), r->acc_dtype());
 }
 
 Var sum(const Var& x, const Axes& axis, bool keepdims, std::optional<DType> dtype, std::optional<DType> acc_dtype) {

@@ -651,6 +651,32 @@ std::optional<int64_t> literal_index(const Apply& node) {
   return e.parts[0].value;
 }
 
+std::optional<std::vector<Index>> subtensor_index(const Apply& node) {
+  auto* sub = dynamic_cast<const Subtensor*>(&node.op());
+  if (!sub) return std::nullopt;
+  int next = 1;  // symbolic parts are the inputs after x, in entry order
+  auto scalar = [&](const Part& p) -> IndexScalar {
+    if (p.kind == PartKind::Literal) return p.value;
+    if (p.kind == PartKind::Input) return node.input(next++);
+    return {};
+  };
+  std::vector<Index> out;
+  for (const Entry& e : sub->entries()) {
+    if (e.kind == EntryKind::NewAxis) {
+      out.push_back(Index::newaxis());
+    } else if (e.kind == EntryKind::Int) {
+      out.push_back(Index::at(scalar(e.parts[0])));
+    } else {
+      // Evaluated in order: start, stop, step consume the inputs in that order.
+      IndexScalar start = scalar(e.parts[0]);
+      IndexScalar stop = scalar(e.parts[1]);
+      IndexScalar step = scalar(e.parts[2]);
+      out.push_back(Index::slice(start, stop, step));
+    }
+  }
+  return out;
+}
+
 Array detail::store_target(const Array& x, bool inplace) {
   // Inplace only into memory kiln allocated or a caller lent for writing (In(mutable=True)).
   return inplace && x.buffer()->writable() ? x : x.copy();

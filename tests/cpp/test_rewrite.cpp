@@ -2,6 +2,9 @@
 // graph-growing rules, and the built-in FAST_RUN pipeline through function().
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <cmath>
+
 #include "kiln/kiln.hpp"
 
 using namespace kiln;
@@ -149,4 +152,101 @@ TEST(DebugMode, CatchesAWrongRewrite) {
   } catch (const Error& e) {
     EXPECT_NE(std::string(e.what()).find("differs"), std::string::npos) << e.what();
   }
+}
+
+namespace {
+
+std::vector<std::string> compiled_kinds(const Function& f) {
+  std::vector<std::string> out;
+  for (const Apply* n : f.nodes()) out.push_back(n->op().kind());
+  return out;
+}
+
+bool has_kind(const std::vector<std::string>& kinds, const std::string& kind) {
+  return std::find(kinds.begin(), kinds.end(), kind) != kinds.end();
+}
+
+Array doubles(std::initializer_list<double> values) {
+  Array a = Array::empty(DType::Float64, {static_cast<int64_t>(values.size())});
+  int64_t i = 0;
+  for (double v : values) a.data_as<double>()[i++] = v;
+  return a;
+}
+
+}  // namespace
+
+TEST(Canonicalize, CastToTheSameDtypeIsRemoved) {
+  // The cast builder never makes such a node, but reusing a Cast{float64} op on a float64 input
+  // (as a gradient or tangent rebuilt from a node's op may) does.
+  OpPtr to_float64 = cast(vector("a", DType::Float32), DType::Float64)->owner()->op_ptr();
+  Var x = vector("x", DType::Float64);
+  Var same = make_node1(to_float64, {x});
+  ASSERT_EQ(same->owner()->op().kind(), "Elemwise{Cast}");
+  auto f = function({x}, {exp(same)});
+  EXPECT_FALSE(has_kind(compiled_kinds(*f), "Elemwise{Cast}"));
+  EXPECT_DOUBLE_EQ((*f)({doubles({0.0, 1.0})})[0].item_as_double(1), std::exp(1.0));
+}
+
+TEST(Canonicalize, LosslessDoubleCastCollapsesAndLossyOneStays) {
+  Var a = vector("a", DType::Float32);
+  auto f = function({a}, {cast(cast(a, DType::Float64), DType::Float32)});
+  EXPECT_TRUE(f->nodes().empty());  // the output is the input
+  Array av = Array::empty(DType::Float32, {2});
+  av.data_as<float>()[0] = 0.1f;
+  av.data_as<float>()[1] = -3e38f;
+  Array got = (*f)({av})[0];
+  ASSERT_EQ(got.dtype(), DType::Float32);
+  EXPECT_EQ(got.data_as<float>()[0], 0.1f);
+  EXPECT_EQ(got.data_as<float>()[1], -3e38f);
+  Var i = vector("i", DType::Int64);
+  auto g = function({i}, {cast(cast(i, DType::Float64), DType::Int64)});
+  auto kinds = compiled_kinds(*g);
+  EXPECT_EQ(std::count(kinds.begin(), kinds.end(), "Elemwise{Cast}"), 2);
+  Array big = Array::empty(DType::Int64, {1});
+  big.data_as<int64_t>()[0] = (int64_t{1} << 53) + 1;
+  EXPECT_EQ((*g)({big})[0].data_as<int64_t>()[0], int64_t{1} << 53);  // rounded through float64
+}
+
+TEST(Canonicalize, QuotientsCancelAndKeepTheResultType) {
+  Var x = vector("x", DType::Float64), y = vector("y", DType::Float64), z = vector("z", DType::Float64);
+  auto f = function({x, y, z}, {(x * y) / (x * z), (x / y) / (z / x)});
+  auto kinds = compiled_kinds(*f);
+  EXPECT_EQ(std::count(kinds.begin(), kinds.end(), "Elemwise{true_div}"), 2);
+  auto out = (*f)({doubles({2, 3}), doubles({5, 7}), doubles({11, 13})});
+  EXPECT_DOUBLE_EQ(out[0].item_as_double(1), 7.0 / 13.0);
+  EXPECT_DOUBLE_EQ(out[1].item_as_double(0), 4.0 / 55.0);
+  // A scalar cancelled against a vector: the result is still a vector of ones.
+  Var s = scalar("s", DType::Float64);
+  auto g = function({x, s}, {(x * s) / (s * x)});
+  Array ones = (*g)({doubles({2, 3, 4}), Array::scalar(DType::Float64, 5)})[0];
+  ASSERT_EQ(ones.shape(), (Shape{3}));
+  EXPECT_DOUBLE_EQ(ones.item_as_double(2), 1.0);
+  EXPECT_FALSE(has_kind(compiled_kinds(*g), "Elemwise{true_div}"));
+}
+
+TEST(Canonicalize, SubtensorIndexRebuildsTheSameNode) {
+  Var x = matrix("x", DType::Float64);
+  Var i = scalar("i", DType::Int32), j = scalar("j", DType::Int64);
+  Var v = subtensor(x, {Index::slice(i, std::nullopt, 2), Index::newaxis(), Index::at(j)});
+  auto idx = subtensor_index(*v->owner());
+  ASSERT_TRUE(idx.has_value());
+  ASSERT_EQ(idx->size(), 3u);
+  EXPECT_EQ((*idx)[0].start.var(), i);
+  EXPECT_EQ((*idx)[0].step.literal(), 2);
+  EXPECT_EQ((*idx)[2].start.var(), j);
+  Var again = subtensor(x, *idx);
+  EXPECT_TRUE(again->owner()->op().equals(v->owner()->op()));
+  EXPECT_EQ(again->owner()->inputs(), v->owner()->inputs());
+  EXPECT_FALSE(subtensor_index(*exp(x)->owner()).has_value());
+}
+
+TEST(Canonicalize, ReduceLikeAndJoinAxisReadTheirNodes) {
+  Var x = matrix("x", DType::Float32);
+  Var p = prod(x, std::vector<int>{0});
+  Var moved = reduce_like(*p->owner(), transpose(x), {1});
+  EXPECT_TRUE(moved->owner()->op().equals(prod(transpose(x), std::vector<int>{1})->owner()->op()));
+  EXPECT_NE(moved->owner()->op().name().find("acc_dtype=float64"), std::string::npos);
+  EXPECT_EQ(moved->dtype(), p->dtype());
+  EXPECT_EQ(join_axis(*join(1, {x, x})->owner()), 1);
+  EXPECT_FALSE(join_axis(*p->owner()).has_value());
 }

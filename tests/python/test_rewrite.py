@@ -24,7 +24,9 @@ def test_fast_run_pipeline_is_the_golden_list():
         "merge1: merge1_merge",
         "canonicalize: constant_folding, add_zero, sub_zero, mul_one, div_one, mul_zero, sub_self, neg_neg, "
         "add_neg, exp_log, log_exp, mul_div_cancel, collect_mul_constants, collect_add_constants, "
-        "reshape_to_own_shape, alloc_of_own_shape, sum_of_dimshuffle, compose_dimshuffles, shape_to_sizes, shape_i_from_inputs, "
+        "reshape_to_own_shape, alloc_of_own_shape, sum_of_dimshuffle, compose_dimshuffles, mul_div_canonical, "
+        "useless_cast, cast_of_lossless_cast, useless_dimshuffle, prod_of_dimshuffle, sum_of_alloc, prod_of_alloc, "
+        "useless_subtensor, subtensor_of_alloc, subtensor_of_join, shape_to_sizes, shape_i_from_inputs, "
         "index_into_make_vector",
         "stabilize: log1p, log1p_neg, expm1, sigmoid, sigmoid_reciprocal, one_minus_sigmoid, log_sigmoid, log1m_sigmoid, "
         "log1p_neg_sigmoid, softplus, log_div_exp, logsumexp, log_erfc",

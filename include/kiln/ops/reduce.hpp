@@ -40,6 +40,10 @@ Var stddev(const Var& x, const Axes& axis = std::nullopt, bool keepdims = false,
 
 /// The reduced axes of a Sum/Prod/Max/Min/Any/All node, or std::nullopt for another op (for rewrites).
 std::optional<std::vector<int>> reduce_axes(const Apply& node);
+/// The reduction `node` computes (its kind, output and accumulator dtypes) applied to `x` over
+/// `axes` instead (for rewrites that move a reduction). `node` must be a Sum/Prod/Max/Min/Any/All
+/// node (InternalError otherwise); no axes and x of the output dtype give x itself.
+Var reduce_like(const Apply& node, const Var& x, const std::vector<int>& axes);
 
 /// Normalise axes for an input of rank `ndim`: wraps negatives, sorts, rejects duplicates and
 /// out-of-range entries with ValueError naming `op`. std::nullopt gives all axes.

@@ -88,6 +88,8 @@ Var eye(int64_t n, std::optional<int64_t> m = std::nullopt, int64_t k = 0, std::
 Var join(int axis, const std::vector<Var>& tensors);
 /// numpy's spelling of join.
 Var concatenate(const std::vector<Var>& tensors, int axis = 0);
+/// The axis of a Join node, or std::nullopt for another op (for rewrites).
+std::optional<int> join_axis(const Apply& node);
 /// The tensors stacked along a new axis `axis` (in [-ndim-1, ndim]). Scalars stacked on axis 0
 /// give a make_vector of their promoted dtype; otherwise each gets the new axis and they are joined.
 Var stack(const std::vector<Var>& tensors, int axis = 0);

@@ -115,6 +115,11 @@ Var take(const Var& a, const Var& indices, std::optional<int> axis = std::nullop
 /// If `node` is x[i] with one literal integer i (as x.shape[0] builds), i; else std::nullopt.
 std::optional<int64_t> literal_index(const Apply& node);
 
+/// The index of a Subtensor node as entries subtensor() accepts (no Ellipsis, one entry per
+/// indexed axis or new axis): literals as literals, symbolic parts as the node's index inputs.
+/// std::nullopt for another op (for rewrites that move an index).
+std::optional<std::vector<Index>> subtensor_index(const Apply& node);
+
 /// The same set/inc store as `node`, writing into its input x's buffer (for the inplace
 /// rewrites); std::nullopt if `node` is not a store op or is already inplace.
 std::optional<Var> store_inplace(const Apply& node);
