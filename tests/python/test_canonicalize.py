@@ -14,8 +14,10 @@ def kinds(f):
 
 
 def compile_both(inputs, output):
-    return (kiln.function(inputs, output, on_unused_input="ignore"),
-            kiln.function(inputs, output, mode="NONE", on_unused_input="ignore"))
+    # Without fusion, so the rewritten nodes stay visible (fusion would hide them in a Composite).
+    with kiln.config.change_flags(optimizer_excluding="fusion"):
+        fast = kiln.function(inputs, output, on_unused_input="ignore")
+    return fast, kiln.function(inputs, output, mode="NONE", on_unused_input="ignore")
 
 
 def check(inputs, output, values, expected, present=(), absent=()):
