@@ -4,6 +4,7 @@
 #include <chrono>
 
 #include "kiln/kiln.hpp"
+#include "test_util.hpp"
 
 using namespace kiln;
 
@@ -169,9 +170,10 @@ TEST(Debugprint, CompiledFunctionShowsExecutionOrder) {
             " |x [id B]\n"
             " |w [id C]\n");
   // Without fusion: the elementwise nodes, the last one writing into its dead input.
-  Config::get().set("optimizer_excluding", "fusion");
-  auto unfused = function({x}, {exp(x * w)}, opts);
-  Config::get().set("optimizer_excluding", "");
+  auto unfused = [&] {
+    test_util::ScopedFlag no_fusion("optimizer_excluding", "fusion");
+    return function({x}, {exp(x * w)}, opts);
+  }();
   EXPECT_EQ(debugprint(*unfused),
             "Function 'f'\n"
             "Elemwise{exp,inplace} [id A] '' 1\n"
