@@ -7,17 +7,7 @@ import pytest
 import kiln
 import kiln.tensor as T
 from kiln import gradient as G
-
-
-def kinds(f):
-    return [node.op.kind for node in f.nodes()]
-
-
-def compile_both(inputs, output):
-    # Without fusion, so the rewritten nodes stay visible (fusion would hide them in a Composite).
-    with kiln.config.change_flags(optimizer_excluding="fusion"):
-        fast = kiln.function(inputs, output, on_unused_input="ignore")
-    return fast, kiln.function(inputs, output, mode="NONE", on_unused_input="ignore")
+from rewrite_util import compile_both, kinds
 
 
 def check(inputs, output, values, expected, present=(), absent=()):

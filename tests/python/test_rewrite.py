@@ -6,17 +6,7 @@ import pytest
 import kiln
 import kiln.tensor as T
 from kiln import gradient as G
-
-
-def kinds(f):
-    return [node.op.kind for node in f.nodes()]
-
-
-def compile_both(inputs, outputs):
-    # Without fusion, so the rewritten nodes stay visible (fusion would hide them in a Composite).
-    with kiln.config.change_flags(optimizer_excluding="fusion"):
-        fast = kiln.function(inputs, outputs, on_unused_input="ignore")
-    return fast, kiln.function(inputs, outputs, mode="NONE", on_unused_input="ignore")
+from rewrite_util import compile_both, kinds
 
 
 def test_fast_run_pipeline_is_the_golden_list():
