@@ -3,7 +3,8 @@
     PYTHONPATH=python python3 bench/run.py [--quick] [--json bench/results.json]
 
 Prints a table (median times and the kiln/reference ratio; < 1 means kiln is faster) and writes
-the rows as JSON.
+the rows as JSON. Rows that have a PyTensor or JAX version time it too when that package is
+installed (`pip install pytensor jax`), and say so when it is not.
 """
 import argparse
 import json
@@ -32,6 +33,41 @@ def median_time(fn, repeat, number=1):
     return statistics.median(times)
 
 
+# ---------------------------------------------------------------- peers
+# Each peer is imported on first use; an absent one is reported as such, never silently skipped.
+
+def peer(name):
+    """The module of peer `name` ('pytensor' or 'jax'), or None when it is not installed."""
+    try:
+        if name == "pytensor":
+            import pytensor
+            return pytensor
+        import jax
+        jax.config.update("jax_enable_x64", True)
+        return jax
+    except ImportError:
+        return None
+
+
+def time_peers(builders, repeat, number=1, check=None):
+    """{peer: seconds or None (absent)} for each peer in `builders` (name -> lambda module: callable).
+
+    `check(result)` asserts the peer's first result agrees with the reference, so a row never times
+    a peer computing something else.
+    """
+    times = {}
+    for name, build in builders.items():
+        module = peer(name)
+        if module is None:
+            times[name] = None
+            continue
+        fn = build(module)
+        if check is not None:
+            check(fn())
+        times[name] = median_time(fn, repeat, number)
+    return times
+
+
 def bench_call_overhead(quick):
     x, y = T.dvector(), T.dvector()
     f = kiln.function([x, y], x + y)
@@ -53,7 +89,22 @@ def bench_elemwise(quick):
         return av * bv + cv * np.exp(dv) - np.log1p(ev * ev)
 
     np.testing.assert_allclose(f(*arrays), reference(), rtol=1e-4, atol=1e-4)
-    return dict(kiln=median_time(lambda: f(*arrays), 5), reference=median_time(reference, 5),
+
+    def pytensor_fn(pytensor):
+        import pytensor.tensor as pt
+        pa, pb, pc, pd, pe = (pt.fvector(name) for name in "abcde")
+        g = pytensor.function([pa, pb, pc, pd, pe], pa * pb + pc * pt.exp(pd) - pt.log1p(pe * pe))
+        return lambda: g(*arrays)
+
+    def jax_fn(jax):
+        jnp = jax.numpy
+        g = jax.jit(lambda a, b, c, d, e: a * b + c * jnp.exp(d) - jnp.log1p(e * e))
+        device_arrays = [jnp.asarray(v) for v in arrays]
+        return lambda: g(*device_arrays).block_until_ready()
+
+    peers = time_peers(dict(pytensor=pytensor_fn, jax=jax_fn), 5,
+                       check=lambda r: np.testing.assert_allclose(np.asarray(r), reference(), rtol=1e-4, atol=1e-4))
+    return dict(kiln=median_time(lambda: f(*arrays), 5), reference=median_time(reference, 5), peers=peers,
                 note=f"a*b + c*exp(d) - log1p(e*e), {n:,} float32; floor at ~37 GB/s: {24 * n / 37e9 * 1e3:.1f} ms")
 
 
@@ -128,8 +179,46 @@ def bench_mlp_sgd_step(quick):
     for q, r in zip(params, ref):
         np.testing.assert_allclose(q.get_value(), r, rtol=1e-3, atol=1e-5)
     repeat = 10 if quick else 50
+    peers = time_peers(dict(pytensor=lambda m: mlp_sgd_step_pytensor(m, data, labels, lr),
+                            jax=lambda m: mlp_sgd_step_jax(m, data, labels, lr)), repeat)
     return dict(kiln=median_time(lambda: step(data, labels), repeat), reference=median_time(reference, repeat),
-                note="784-500-10 MLP SGD step (forward, backward, update), batch 128, float32")
+                peers=peers, note="784-500-10 MLP SGD step (forward, backward, update), batch 128, float32")
+
+
+def mlp_sgd_step_pytensor(pytensor, data, labels, lr):
+    """The same SGD step in PyTensor (its default mode: C backend with its rewrites)."""
+    import pytensor.tensor as pt
+    params = [pytensor.shared(v.copy()) for v in mlp_params(np.random.default_rng(0))]
+    w1, b1, w2, b2 = params
+    x, y = pt.fmatrix("x"), pt.lvector("y")
+    p = pt.special.softmax(pt.dot(pt.tanh(pt.dot(x, w1) + b1), w2) + b2, axis=-1)
+    cost = -pt.mean(pt.log(p)[pt.arange(y.shape[0]), y])
+    grads = pytensor.grad(cost, params)
+    step = pytensor.function([x, y], cost, updates=[(q, q - lr * g) for q, g in zip(params, grads)])
+    return lambda: step(data, labels)
+
+
+def mlp_sgd_step_jax(jax, data, labels, lr):
+    """The same SGD step in JAX: one jitted function from parameters to (loss, new parameters)."""
+    jnp = jax.numpy
+
+    def loss(params, x, y):
+        w1, b1, w2, b2 = params
+        logp = jax.nn.log_softmax(jnp.tanh(x @ w1 + b1) @ w2 + b2)
+        return -jnp.mean(logp[jnp.arange(y.shape[0]), y])
+
+    @jax.jit
+    def step(params, x, y):
+        value, grads = jax.value_and_grad(loss)(params, x, y)
+        return value, [q - lr * g for q, g in zip(params, grads)]
+
+    state = {"params": [jnp.asarray(v) for v in mlp_params(np.random.default_rng(0))]}
+    x, y = jnp.asarray(data), jnp.asarray(labels)
+
+    def run():
+        value, state["params"] = step(state["params"], x, y)
+        return value.block_until_ready()
+    return run
 
 
 def bench_softmax(shape, quick):
@@ -376,6 +465,15 @@ def fmt(seconds):
     return f"{seconds * 1e3:9.2f} ms"
 
 
+def peers_text(row):
+    """'; pytensor 3.1 ms (kiln/pytensor 0.84), jax not installed' for a row that times peers."""
+    parts = []
+    for name, seconds in row.get("peers", {}).items():
+        parts.append(f"{name} not installed" if seconds is None
+                     else f"{name} {fmt(seconds).strip()} (kiln/{name} {row['kiln'] / seconds:.2f})")
+    return "; " + ", ".join(parts) if parts else ""
+
+
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--quick", action="store_true", help="smaller sizes and fewer repetitions")
@@ -390,7 +488,8 @@ def main():
         r = fn(args.quick)
         r["name"], r["ratio"] = name, r["kiln"] / r["reference"]
         rows.append(r)
-        print(f"{name:32} {fmt(r['kiln'])} {fmt(r['reference'])} {r['ratio']:7.2f}  {r['note']}", flush=True)
+        print(f"{name:32} {fmt(r['kiln'])} {fmt(r['reference'])} {r['ratio']:7.2f}  {r['note']}{peers_text(r)}",
+              flush=True)
     meta = dict(machine=platform.machine(), cpus=os.cpu_count(), numpy=np.__version__,
                 openblas_coretype=os.environ.get("OPENBLAS_CORETYPE"), quick=args.quick)
     with open(args.json, "w") as fh:
