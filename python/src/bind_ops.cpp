@@ -84,6 +84,9 @@ void bind_blas(nb::module_& m) {
   m.def("matmul", [](nb::handle a, nb::handle b) { return matmul(v(a), v(b)); }, nb::arg("a"), nb::arg("b"));
   m.def("composite", [](const std::vector<Var>& inputs, const Var& output) { return fuse_elementwise(inputs, output); },
         nb::arg("inputs"), nb::arg("output"));
+  m.def("composite_reduce",
+        [](const std::vector<Var>& inputs, const Var& reduced) { return fuse_elementwise_reduce(inputs, reduced); },
+        nb::arg("inputs"), nb::arg("reduced"));
   m.def("gemm", [](nb::handle z, nb::handle alpha, nb::handle x, nb::handle y, nb::handle beta) {
         return gemm(v(z), v(alpha), v(x), v(y), v(beta));
       }, nb::arg("z"), nb::arg("alpha"), nb::arg("x"), nb::arg("y"), nb::arg("beta"));

@@ -1,23 +1,55 @@
 // Composite: fused elementwise kernels. See kiln/ops/composite.hpp.
 #include "kiln/ops/composite.hpp"
 
-#include <atomic>
-#include <mutex>
 #include <unordered_map>
 
-#include "kiln/compile/codegen.hpp"
 #include "kiln/error.hpp"
 #include "kiln/grad/grad.hpp"
 #include "kiln/graph/fgraph.hpp"
 #include "kiln/ops/elemwise.hpp"
+#include "ops/composite_impl.hpp"
 #include "ops/shape_impl.hpp"
 #include "runtime/strided_loop.hpp"
 
 namespace kiln {
-namespace {
+namespace detail {
 
-// The scalar program of the inner graph from `inputs` to `output`.
-ScalarProgram program_of(const std::vector<Var>& inputs, const Var& output, const std::vector<Apply*>& nodes) {
+FusedGraph::FusedGraph(const std::vector<Var>& outer_inputs, const Var& outer_output) {
+  std::map<const Variable*, Var> replace;
+  for (size_t j = 0; j < outer_inputs.size(); ++j) {
+    inputs_.push_back(Variable::input(outer_inputs[j]->type(), "i" + std::to_string(j)));
+    replace[outer_inputs[j].get()] = inputs_.back();
+  }
+  output_ = clone_graph({outer_output}, replace)[0];
+  for (Apply* node : toposort({output_})) nodes_.push_back(node->shared_from_this());
+}
+
+std::vector<Apply*> FusedGraph::nodes() const {
+  std::vector<Apply*> raw;
+  for (const auto& n : nodes_) raw.push_back(n.get());
+  return raw;
+}
+
+Var FusedGraph::inline_on(const std::vector<Var>& outer) const {
+  std::map<const Variable*, Var> replace;
+  for (size_t j = 0; j < inputs_.size(); ++j) replace[inputs_[j].get()] = outer[j];
+  return clone_graph({output_}, replace)[0];
+}
+
+Array FusedGraph::interpret(std::span<const Array> in) const {
+  std::unordered_map<const Variable*, Array> values;
+  for (size_t j = 0; j < in.size(); ++j) values[inputs_[j].get()] = in[j];
+  std::vector<Array> args, results(1);
+  for (const auto& node : nodes_) {
+    args.clear();
+    for (const Var& v : node->inputs()) args.push_back(v->is_constant() ? v->constant_value() : values.at(v.get()));
+    node->op().perform(*node, args, results);
+    values[node->output_ptr(0)] = std::move(results[0]);
+  }
+  return values.at(output_.get());
+}
+
+ScalarProgram scalar_program(const std::vector<Var>& inputs, const Var& output, const std::vector<Apply*>& nodes) {
   ScalarProgram p;
   p.dtype = output->dtype();
   p.num_inputs = static_cast<int>(inputs.size());
@@ -37,8 +69,7 @@ ScalarProgram program_of(const std::vector<Var>& inputs, const Var& output, cons
       if (it != operands.end()) {
         step.args.push_back(it->second);
       } else {
-        KILN_USER_CHECK(in->is_constant() && in->constant_value().size() == 1, ValueError)
-            << "Composite: " << in->label() << " is neither an input nor a scalar constant";
+        KILN_USER_CHECK(literal, ValueError) << "Composite: " << in->label() << " is neither an input nor a scalar constant";
         step.args.push_back({ScalarProgram::Operand::Kind::Literal, 0, in->constant_value().item_as_double()});
       }
     }
@@ -48,15 +79,48 @@ ScalarProgram program_of(const std::vector<Var>& inputs, const Var& output, cons
   return p;
 }
 
-class Composite final : public Op {
+Shape fused_broadcast_shape(const Apply& node, std::span<const Array> in, int nd, const std::string& op_name) {
+  Shape shape(nd, 1);
+  for (size_t j = 0; j < in.size(); ++j)
+    for (int d = 0; d < nd; ++d)
+      if (node.input(static_cast<int>(j))->type().shape()[d] != 1) shape[d] = in[j].shape()[d];
+  for (size_t j = 0; j < in.size(); ++j)
+    for (int d = 0; d < nd; ++d)
+      KILN_USER_CHECK(in[j].shape()[d] == shape[d] ||
+                          (node.input(static_cast<int>(j))->type().shape()[d] == 1 && in[j].shape()[d] == 1),
+                      ValueError)
+          << op_name << ": input " << j << " has shape " << shape_str(in[j].shape())
+          << ", which does not match the other inputs' shape " << shape_str(shape);
+  return shape;
+}
+
+std::vector<Shape> broadcast_strides(const Shape& shape, std::span<const Array> in) {
+  std::vector<Shape> strides(in.size());
+  for (size_t j = 0; j < in.size(); ++j)
+    for (size_t d = 0; d < shape.size(); ++d) strides[j].push_back(in[j].shape()[d] == shape[d] ? in[j].strides()[d] : 0);
+  return strides;
+}
+
+const std::string& LazyKernel::prepare() const {
+  std::call_once(once_, [this] {
+    KernelRunFn k = load_kernel(source_, "kiln_kernel", step_kernels_, &error_);
+    if (!k && error_.empty()) error_ = "the kernel did not load";
+    kernel_.store(k);
+  });
+  return error_;
+}
+
+}  // namespace detail
+
+namespace {
+
+class Composite final : public detail::FusedOp {
  public:
-  Composite(std::vector<Var> inner_inputs, Var inner_output)
-      : inputs_(std::move(inner_inputs)), output_(std::move(inner_output)) {
-    for (Apply* node : toposort({output_})) nodes_.push_back(node->shared_from_this());
-    std::vector<Apply*> raw;
-    for (const auto& n : nodes_) raw.push_back(n.get());
-    program_ = program_of(inputs_, output_, raw);
-    source_ = emit_kernel_source(program_, "kiln_kernel");
+  Composite(const std::vector<Var>& outer_inputs, const Var& outer_output)
+      : graph_(std::make_shared<detail::FusedGraph>(outer_inputs, outer_output)) {
+    program_ = detail::scalar_program(graph_->inputs(), graph_->output(), graph_->nodes());
+    kernel_ = std::make_shared<detail::LazyKernel>(emit_kernel_source(program_, "kiln_kernel"),
+                                                   step_vector_kernels(program_));
   }
 
   std::string name() const override {
@@ -65,12 +129,16 @@ class Composite final : public Op {
   std::string kind() const override { return "Composite"; }
   bool equals(const Op& other) const override {
     auto* o = dynamic_cast<const Composite*>(&other);
-    return o && o->source_ == source_ && o->inplace_ == inplace_;
+    return o && o->kernel_->source() == kernel_->source() && o->inplace_ == inplace_;
   }
-  size_t hash() const override { return std::hash<std::string>()(source_) * 31 + static_cast<size_t>(inplace_ + 1); }
+  size_t hash() const override {
+    return std::hash<std::string>()(kernel_->source()) * 31 + static_cast<size_t>(inplace_ + 1);
+  }
   std::map<int, int> destroy_map() const override {
     return inplace_ >= 0 ? std::map<int, int>{{0, inplace_}} : std::map<int, int>{};
   }
+  const detail::LazyKernel& lazy_kernel() const override { return *kernel_; }
+
   // The same kernel writing its result over input `input` (each element is read before the
   // element at the same place is written, so the loop is safe on exactly aliased operands).
   std::shared_ptr<Composite> with_inplace(int input) const {
@@ -78,18 +146,15 @@ class Composite final : public Op {
     c->inplace_ = input;
     return c;
   }
-  Composite(const Composite& other)
-      : Op(other), inputs_(other.inputs_), output_(other.output_), nodes_(other.nodes_), program_(other.program_),
-        source_(other.source_) {}
-  const std::string& source() const { return source_; }
 
   std::vector<TensorType> make_outputs(const std::vector<Var>& in) const override {
-    KILN_USER_CHECK(in.size() == inputs_.size(), TypeError) << name() << " takes " << inputs_.size() << " inputs, got " << in.size();
-    const int nd = output_->ndim();
+    const auto& inner = graph_->inputs();
+    KILN_USER_CHECK(in.size() == inner.size(), TypeError) << name() << " takes " << inner.size() << " inputs, got " << in.size();
+    const int nd = graph_->output()->ndim();
     std::vector<int64_t> shape(nd, 1);
     for (size_t j = 0; j < in.size(); ++j) {
       KILN_USER_CHECK(in[j]->dtype() == program_.dtype && in[j]->ndim() == nd, TypeError)
-          << name() << ": input " << j << " (" << in[j]->label() << ") must be " << inputs_[j]->type().str() << ", got "
+          << name() << ": input " << j << " (" << in[j]->label() << ") must be " << inner[j]->type().str() << ", got "
           << in[j]->type().str();
       for (int d = 0; d < nd; ++d) {
         const int64_t s = in[j]->type().shape()[d];
@@ -106,74 +171,38 @@ class Composite final : public Op {
 
   // Gradients are those of the inner graph, applied to this node's inputs.
   std::vector<Var> L_op(const Apply& node, const std::vector<Var>& gz) const override {
-    return Lop({inline_on(node.inputs())}, node.inputs(), {gz[0]});
+    return Lop({graph_->inline_on(node.inputs())}, node.inputs(), {gz[0]});
   }
   std::vector<Var> R_op(const Apply& node, const std::vector<Var>& ev) const override {
-    return Rop_through(inline_on(node.inputs()), node.inputs(), ev);
+    return Rop_through(graph_->inline_on(node.inputs()), node.inputs(), ev);
   }
 
   void perform(const Apply& node, std::span<const Array> in, std::span<Array> out) const override {
-    const Shape shape = broadcast_shape(node, in);
+    const Shape shape = detail::fused_broadcast_shape(node, in, graph_->output()->ndim(), name());
     // Inplace when the run-time layout allows it: the destroyed input has the output's shape and
     // memory kiln may write.
     Array target;
     if (inplace_ >= 0 && in[inplace_].shape() == shape && in[inplace_].buffer()->writable()) target = in[inplace_];
-    if (KernelRunFn kernel = prepare().empty() ? kernel_.load() : nullptr) {
+    if (KernelRunFn kernel = kernel_->get()) {
       out[0] = run_compiled(kernel, shape, in, target);
       return;
     }
-    out[0] = interpret(in);
+    out[0] = graph_->interpret(in);
     if (target.defined()) {
       copy_into(out[0], target);
       out[0] = target;
     }
   }
 
-  // Compile or load the kernel once; the reason the interpreter runs instead, or empty.
-  const std::string& prepare() const {
-    std::call_once(once_, [this] {
-      KernelRunFn k = load_kernel(source_, "kiln_kernel", step_vector_kernels(program_), &error_);
-      if (!k && error_.empty()) error_ = "the kernel did not load";
-      kernel_.store(k);
-    });
-    return error_;
-  }
-
  private:
-  Var inline_on(const std::vector<Var>& outer) const {
-    std::map<const Variable*, Var> replace;
-    for (size_t j = 0; j < inputs_.size(); ++j) replace[inputs_[j].get()] = outer[j];
-    return clone_graph({output_}, replace)[0];
-  }
-
-  // The output shape; inputs broadcast only along axes their type declares broadcastable.
-  Shape broadcast_shape(const Apply& node, std::span<const Array> in) const {
-    const int nd = output_->ndim();
-    Shape shape(nd, 1);
-    for (size_t j = 0; j < in.size(); ++j)
-      for (int d = 0; d < nd; ++d)
-        if (node.input(static_cast<int>(j))->type().shape()[d] != 1) shape[d] = in[j].shape()[d];
-    for (size_t j = 0; j < in.size(); ++j)
-      for (int d = 0; d < nd; ++d)
-        KILN_USER_CHECK(in[j].shape()[d] == shape[d] || (node.input(static_cast<int>(j))->type().shape()[d] == 1 &&
-                                                        in[j].shape()[d] == 1),
-                        ValueError)
-            << name() << ": input " << j << " has shape " << shape_str(in[j].shape())
-            << ", which does not match the other inputs' shape " << shape_str(shape);
-    return shape;
-  }
-
   Array run_compiled(KernelRunFn kernel, const Shape& shape, std::span<const Array> in, const Array& target) const {
     Array result = target.defined() ? target : Array::empty(program_.dtype, shape);
     if (result.size() == 0) return result;
-    std::vector<Shape> strides(in.size() + 1);
+    std::vector<Shape> strides = detail::broadcast_strides(shape, in);
+    strides.insert(strides.begin(), result.strides());
     std::vector<const int64_t*> stride_ptrs;
     std::vector<char*> bases = {result.data()};
-    strides[0] = result.strides();
-    for (size_t j = 0; j < in.size(); ++j) {
-      for (size_t d = 0; d < shape.size(); ++d) strides[j + 1].push_back(in[j].shape()[d] == shape[d] ? in[j].strides()[d] : 0);
-      bases.push_back(in[j].data());
-    }
+    for (const Array& a : in) bases.push_back(a.data());
     for (const Shape& s : strides) stride_ptrs.push_back(s.data());
     const detail::StridedLayout layout = detail::collapse_layout(shape, stride_ptrs);
     detail::parallel_for_each_run(layout, bases, result.size(),
@@ -181,28 +210,9 @@ class Composite final : public Op {
     return result;
   }
 
-  // The inner graph, node by node, on the interpreter's kernels.
-  Array interpret(std::span<const Array> in) const {
-    std::unordered_map<const Variable*, Array> values;
-    for (size_t j = 0; j < in.size(); ++j) values[inputs_[j].get()] = in[j];
-    std::vector<Array> args, results(1);
-    for (const auto& node : nodes_) {
-      args.clear();
-      for (const Var& v : node->inputs()) args.push_back(v->is_constant() ? v->constant_value() : values.at(v.get()));
-      node->op().perform(*node, args, results);
-      values[node->output_ptr(0)] = std::move(results[0]);
-    }
-    return values.at(output_.get());
-  }
-
-  std::vector<Var> inputs_;
-  Var output_;
-  std::vector<std::shared_ptr<Apply>> nodes_;
+  std::shared_ptr<const detail::FusedGraph> graph_;
   ScalarProgram program_;
-  std::string source_;
-  mutable std::once_flag once_;
-  mutable std::atomic<KernelRunFn> kernel_{nullptr};
-  mutable std::string error_;
+  std::shared_ptr<const detail::LazyKernel> kernel_;  // shared by the inplace variants
   int inplace_ = -1;
 };
 
@@ -211,14 +221,7 @@ KILN_REGISTER_OP_KINDS({{"Composite", true}});
 }  // namespace
 
 Var fuse_elementwise(const std::vector<Var>& inputs, const Var& output) {
-  std::vector<Var> inner;
-  std::map<const Variable*, Var> replace;
-  for (size_t j = 0; j < inputs.size(); ++j) {
-    inner.push_back(Variable::input(inputs[j]->type(), "i" + std::to_string(j)));
-    replace[inputs[j].get()] = inner.back();
-  }
-  Var inner_output = clone_graph({output}, replace)[0];
-  return make_node1(std::make_shared<Composite>(std::move(inner), std::move(inner_output)), inputs);
+  return make_node1(std::make_shared<Composite>(inputs, output), inputs);
 }
 
 std::optional<Var> composite_inplace(const Apply& node, int input) {
@@ -230,13 +233,13 @@ std::optional<Var> composite_inplace(const Apply& node, int input) {
 }
 
 std::string prepare_kernel(const Op& op) {
-  auto* c = dynamic_cast<const Composite*>(&op);
-  return c ? c->prepare() : std::string();
+  auto* f = dynamic_cast<const detail::FusedOp*>(&op);
+  return f ? f->lazy_kernel().prepare() : std::string();
 }
 
 std::string kernel_source(const Op& op) {
-  auto* c = dynamic_cast<const Composite*>(&op);
-  return c ? c->source() : std::string();
+  auto* f = dynamic_cast<const detail::FusedOp*>(&op);
+  return f ? f->lazy_kernel().source() : std::string();
 }
 
 }  // namespace kiln

@@ -17,6 +17,7 @@
 #include "ops/scalar_math.hpp"
 #include "runtime/convert.hpp"
 #include "runtime/strided_loop.hpp"
+#include "ops/reduce_impl.hpp"
 
 namespace kiln {
 
@@ -40,11 +41,11 @@ std::vector<int> normalize_axes(const Axes& axis, int ndim, const char* op) {
 
 namespace {
 
-enum class ReduceKind { Sum, Prod, Max, Min, Any, All };
-
 Var restore_dims(const Var& r, int ndim, const std::vector<int>& axes);
 
-const char* kind_name(ReduceKind k) {
+}  // namespace
+
+const char* reduce_kind_name(ReduceKind k) {
   switch (k) {
     case ReduceKind::Sum: return "Sum";
     case ReduceKind::Prod: return "Prod";
@@ -55,6 +56,10 @@ const char* kind_name(ReduceKind k) {
   }
   return "?";
 }
+
+namespace {
+
+const char* kind_name(ReduceKind k) { return reduce_kind_name(k); }
 
 std::string axes_str(const std::vector<int>& axes) {
   std::string s = "[";
@@ -398,6 +403,40 @@ KILN_REGISTER_OP_KINDS({{"Sum", true}, {"Prod", true}, {"Max", true}, {"Min", tr
 std::optional<std::vector<int>> reduce_axes(const Apply& node) {
   if (auto* r = dynamic_cast<const CAReduce*>(&node.op())) return r->axes();
   return std::nullopt;
+}
+
+std::optional<ReduceInfo> reduce_info(const Op& op) {
+  auto* r = dynamic_cast<const CAReduce*>(&op);
+  if (!r) return std::nullopt;
+  return ReduceInfo{r->reduce_kind(), r->axes(), r->out_dtype(), r->acc_dtype()};
+}
+
+Array detail::reduce_identity(ReduceKind kind, DType acc_dtype, const Shape& shape) {
+  return prepare(kind, acc_dtype, shape).second;
+}
+
+void detail::reduce_combine_into(ReduceKind kind, Array& into, const Array& from) {
+  KILN_ASSERT(into.dtype() == from.dtype() && into.shape() == from.shape() && into.is_c_contiguous() &&
+              from.is_c_contiguous())
+      << "reduce_combine_into: accumulators differ in dtype, shape or layout";
+  const int64_t n = into.size();
+  auto fold_arrays = [&](auto k) {
+    constexpr ReduceKind K = decltype(k)::value;
+    detail::visit_dtype(into.dtype(), [&](auto v) {
+      using A = decltype(v);
+      A* r = into.data_as<A>();
+      const A* x = from.data_as<A>();
+      for (int64_t i = 0; i < n; ++i) r[i] = combine<K, A>(r[i], x[i]);
+    });
+  };
+  switch (kind) {
+    case ReduceKind::Sum: return fold_arrays(std::integral_constant<ReduceKind, ReduceKind::Sum>());
+    case ReduceKind::Prod: return fold_arrays(std::integral_constant<ReduceKind, ReduceKind::Prod>());
+    case ReduceKind::Max: return fold_arrays(std::integral_constant<ReduceKind, ReduceKind::Max>());
+    case ReduceKind::Min: return fold_arrays(std::integral_constant<ReduceKind, ReduceKind::Min>());
+    case ReduceKind::Any: return fold_arrays(std::integral_constant<ReduceKind, ReduceKind::Any>());
+    case ReduceKind::All: return fold_arrays(std::integral_constant<ReduceKind, ReduceKind::All>());
+  }
 }
 
 Var reduce_like(const Apply& node, const Var& x, const std::vector<int>& axes) {

@@ -5,12 +5,17 @@
 // when every reader of its result is already in the group, so no value is computed twice and no
 // other node loses an input; and only when its result has the root's broadcast pattern, so a
 // cheap computation on a row is not redone for every row of a matrix.
+//
+// A float sum, prod, max or min whose input is such a group's root, read by nothing else, joins
+// it: the group becomes one CompositeReduce, which folds the results into the accumulator without
+// an intermediate array (`sum(exp(x) * y)` is one loop).
 #include <algorithm>
 #include <unordered_map>
 #include <unordered_set>
 
 #include "kiln/ops/composite.hpp"
 #include "kiln/ops/elemwise.hpp"
+#include "kiln/ops/reduce.hpp"
 #include "rewrite/passes.hpp"
 
 namespace kiln::detail {
@@ -82,6 +87,18 @@ Group grow_group(const FunctionGraph& fg, Apply* root, const std::unordered_map<
   return g;
 }
 
+// The elementwise producer a reduction node can absorb: a fusable float node whose only reader is
+// `node`, a float Sum/Prod/Max/Min; else null.
+Apply* absorbable_producer(const FunctionGraph& fg, const Apply& node) {
+  auto info = reduce_info(node.op());
+  if (!info || !is_float(info->acc_dtype) || info->kind == ReduceKind::Any || info->kind == ReduceKind::All) return nullptr;
+  const Var& x = node.input(0);
+  Apply* producer = x->owner();
+  if (!producer || (x->dtype() != DType::Float32 && x->dtype() != DType::Float64) || !fusable(*producer, x->dtype()))
+    return nullptr;
+  return fg.clients(x.get()).size() == 1 ? producer : nullptr;
+}
+
 void fuse_elementwise_trees(FunctionGraph& fg) {
   std::vector<Apply*> order = fg.toposort();
   std::unordered_map<const Apply*, size_t> position;
@@ -89,7 +106,16 @@ void fuse_elementwise_trees(FunctionGraph& fg) {
   std::reverse(order.begin(), order.end());  // consumers first: each group grows from its root
   std::unordered_set<const Apply*> done;
   for (Apply* node : order) {
-    if (done.count(node) || !fg.contains(node) || !fusable(*node, node->output_ptr(0)->dtype())) continue;
+    if (done.count(node) || !fg.contains(node)) continue;
+    if (Apply* producer = absorbable_producer(fg, *node); producer && !done.count(producer)) {
+      Group g = grow_group(fg, producer, position);
+      done.insert(g.nodes.begin(), g.nodes.end());
+      if (g.inputs.size() > kMaxGroupInputs) continue;
+      ScopedUserLocation where(node->output(0)->source_location());
+      fg.replace(node->output(0), fuse_elementwise_reduce(g.inputs, node->output(0)));
+      continue;
+    }
+    if (!fusable(*node, node->output_ptr(0)->dtype())) continue;
     const DType dt = node->output_ptr(0)->dtype();
     if (dt != DType::Float32 && dt != DType::Float64) continue;
     Group g = grow_group(fg, node, position);

@@ -99,14 +99,16 @@ inline int64_t run_count(const StridedLayout& layout) {
 
 namespace kiln::detail {
 
+/// Below this many elements, waking the thread team costs more than it saves (and competes with
+/// BLAS threads).
+constexpr int64_t kParallelThreshold = 1 << 18;
+
 /// Like for_each_run over the whole layout, but splits the work over OpenMP threads when there is
 /// enough of it (`total_elements` >= the threshold). Long runs are cut into pieces so a single
 /// contiguous run still uses every core. `run` must be safe to call concurrently.
 template <typename Run>
 void parallel_for_each_run(const StridedLayout& layout, const std::vector<char*>& bases, int64_t total_elements,
                            Run&& run) {
-  // Below this, waking the thread team costs more than it saves (and competes with BLAS threads).
-  constexpr int64_t kParallelThreshold = 1 << 18;
   constexpr int64_t kPiece = 1 << 14;
   const int64_t runs = run_count(layout);
   const int nd = static_cast<int>(layout.shape.size());

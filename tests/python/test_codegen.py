@@ -3,6 +3,7 @@ import os
 import subprocess
 import sys
 import textwrap
+import warnings
 
 import numpy as np
 import pytest
@@ -148,3 +149,92 @@ def test_fused_kernel_writes_into_a_dead_input_or_the_updated_shared_variable():
     assert any(n.startswith("Composite") and "inplace" in n for n in names(f)), names(f)
     xv = np.eye(3) * 0.5
     np.testing.assert_allclose(f(xv), np.exp(xv @ xv) * 2 + 1, rtol=1e-14)
+
+
+# ---------------------------------------------------------------- elementwise producer + reduction
+
+REDUCTIONS = {"sum": (T.sum, np.sum), "prod": (T.prod, np.prod), "max": (T.max, np.max), "min": (T.min, np.min)}
+
+
+@pytest.mark.parametrize("kind", sorted(REDUCTIONS))
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_reduction_of_an_elementwise_tree_is_one_kernel(kind, dtype):
+    kiln_reduce, np_reduce = REDUCTIONS[kind]
+    x, y = T.matrix("x", dtype), T.matrix("y", dtype)
+    rng = np.random.default_rng(2)
+    for axis in [None, 0, 1, (0, 1)]:
+        fast, plain = both([x, y], kiln_reduce(T.exp(x * 0.1) * y + 0.5, axis=axis))
+        assert len(names(fast)) == 1 and names(fast)[0].startswith("CompositeReduce{"), names(fast)
+        # Around the block size and the threading threshold; strided and transposed operands.
+        base = rng.standard_normal((700, 800)).astype(dtype)
+        for xv, yv in [(base[:3, :5], base[3:6, :5]), (base[:1, :257], base[1:2, :257]), (base, base[::-1]),
+                       (base[::2, ::3], base[1::2, ::3]), (base.T, base.T * 0.5)]:
+            got, want = fast(xv, yv), plain(xv, yv)
+            ref = np_reduce(np.exp(xv.astype("f8") * 0.1) * yv + 0.5, axis=axis)
+            assert got.dtype == want.dtype == dtype and got.shape == want.shape == np.shape(ref)
+            tol = dict(rtol=1e-5, atol=1e-5) if dtype == "float32" else dict(rtol=1e-10, atol=1e-10)
+            np.testing.assert_allclose(got, want, **tol)
+            if kind in ("max", "min") or dtype == "float64":
+                np.testing.assert_allclose(got, ref, **tol)
+
+
+def test_fused_sum_of_a_large_vector_matches_numpy_in_float64():
+    x, y = T.fvector("x"), T.fvector("y")
+    f = kiln.function([x, y], T.sum(T.exp(x) * y))
+    assert names(f)[0].startswith("CompositeReduce")
+    rng = np.random.default_rng(3)
+    xv, yv = rng.standard_normal(1_000_003).astype("float32"), rng.standard_normal(1_000_003).astype("float32")
+    # float32 sums accumulate in float64, as Theano's do: close to the float64 result.
+    np.testing.assert_allclose(f(xv, yv), np.sum(np.exp(xv.astype("f8")) * yv), rtol=1e-6)
+
+
+def test_fused_reduction_with_broadcast_operands_and_kept_dims():
+    x, row, col = T.dmatrix("x"), T.drow("row"), T.dcol("col")
+    fast, plain = both([x, row, col], T.sum(T.tanh(x + row) * col, axis=1, keepdims=True))
+    assert any(n.startswith("CompositeReduce") for n in names(fast)), names(fast)
+    rng = np.random.default_rng(4)
+    xv, rv, cv = rng.standard_normal((50, 40)), rng.standard_normal((1, 40)), rng.standard_normal((50, 1))
+    np.testing.assert_allclose(fast(xv, rv, cv), np.sum(np.tanh(xv + rv) * cv, axis=1, keepdims=True), rtol=1e-12)
+    np.testing.assert_allclose(fast(xv, rv, cv), plain(xv, rv, cv), rtol=1e-12)
+
+
+def test_a_reduction_does_not_absorb_a_value_others_read():
+    x = T.dvector("x")
+    e = T.exp(x) * 2
+    f = kiln.function([x], [T.sum(e), e + 1])
+    assert not any(n.startswith("CompositeReduce") for n in names(f)), names(f)
+    xv = np.linspace(-1, 1, 9)
+    s, e1 = f(xv)
+    np.testing.assert_allclose(s, np.sum(np.exp(xv) * 2), rtol=1e-14)
+    np.testing.assert_allclose(e1, np.exp(xv) * 2 + 1, rtol=1e-14)
+
+
+def test_fused_reduction_edge_cases_match_the_interpreter():
+    x = T.dmatrix("x")
+    fsum, psum = both([x], T.sum(T.sqr(x) + 1, axis=0))
+    fmax, _ = both([x], T.max(T.exp(x) - 1, axis=1))
+    np.testing.assert_array_equal(fsum(np.ones((0, 3))), np.ones(3) * 0)  # empty reduced axis: the identity
+    assert fmax(np.ones((0, 3))).shape == (0,)
+    with pytest.raises(ValueError, match="zero-size reduction"):
+        fmax(np.ones((3, 0)))
+    nan = np.array([[1.0, np.nan, 3.0], [4.0, 5.0, 6.0]])
+    np.testing.assert_array_equal(np.isnan(fmax(nan)), [True, False])  # max propagates NaN, as numpy's
+    np.testing.assert_allclose(fsum(nan[1:]), psum(nan[1:]))
+
+
+def test_fused_reduction_gradients_and_interpreter_fallback():
+    x, y = T.dvector("x"), T.dvector("y")
+    cost = T.sum(T.exp(x) * y)
+    gx, gy = kiln.grad(cost, [x, y])
+    f = kiln.function([x, y], [cost, gx, gy])
+    xv, yv = np.linspace(-1, 1, 7), np.linspace(2, 3, 7)
+    c, dx, dy = f(xv, yv)
+    np.testing.assert_allclose(c, np.sum(np.exp(xv) * yv), rtol=1e-14)
+    np.testing.assert_allclose(dx, np.exp(xv) * yv, rtol=1e-14)
+    np.testing.assert_allclose(dy, np.exp(xv), rtol=1e-14)
+    kiln.gradient.verify_grad(lambda a, b: T.max(T.tanh(a) * b, axis=0), [np.random.rand(4, 3), np.random.rand(4, 3)])
+    with kiln.config.change_flags(cxx=""), warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # warned once per process, maybe by an earlier test
+        g = kiln.function([x, y], cost)
+        assert names(g)[0].startswith("CompositeReduce")
+        np.testing.assert_allclose(g(xv, yv), c, rtol=1e-14)

@@ -4,10 +4,12 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "kiln/ops/elemwise.hpp"
+#include "kiln/ops/reduce.hpp"
 #include "kiln/runtime/dtype.hpp"
 
 namespace kiln {
@@ -36,10 +38,20 @@ struct ScalarProgram {
 /// strides in bytes (0 for a broadcast operand); n elements.
 using KernelRunFn = void (*)(char** ptrs, const int64_t* strides, int64_t n);
 
+/// A kernel that reduces its per-element result instead of storing it: ptrs[0] is then an
+/// accumulator of acc_dtype with stride 0 along the reduced axes (one value per run when its inner
+/// stride is 0), and each element is combined into it (sum, prod, max or min).
+struct KernelReduction {
+  ReduceKind kind;
+  DType acc_dtype;  // float32 or float64
+};
+
 /// The C++ source of a kernel for `program` exporting `symbol` (a KernelRunFn). It includes the
 /// interpreter's scalar formulas (scalar_math.hpp) and calls the interpreter's vectorised SLEEF
-/// kernels for the transcendental steps, so both paths share one formula per op.
-std::string emit_kernel_source(const ScalarProgram& program, const std::string& symbol);
+/// kernels for the transcendental steps, so both paths share one formula per op. With a
+/// `reduction`, the results are combined into an accumulator instead of stored.
+std::string emit_kernel_source(const ScalarProgram& program, const std::string& symbol,
+                               const std::optional<KernelReduction>& reduction = std::nullopt);
 
 /// A kernel compiled from `source` (exporting `symbol` and `symbol`_init): loaded from the cache
 /// or compiled now with config.cxx and config.cxxflags, then given `step_kernels` (see

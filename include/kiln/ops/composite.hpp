@@ -18,17 +18,22 @@ namespace kiln {
 /// inputs and output have `output`'s float dtype; size-1 constants become literals.
 Var fuse_elementwise(const std::vector<Var>& inputs, const Var& output);
 
+/// Fuse the elementwise graph from `inputs` to the input of the reduction `reduced` (a float Sum,
+/// Prod, Max or Min node's output), and that reduction, into one CompositeReduce node: one pass
+/// over the inputs, no intermediate array.
+Var fuse_elementwise_reduce(const std::vector<Var>& inputs, const Var& reduced);
+
 /// The same Composite writing its result into input `input`'s buffer (for the inplace rewrites);
 /// std::nullopt if `node` is not an out-of-place Composite or that input's type differs from the
 /// output's.
 std::optional<Var> composite_inplace(const Apply& node, int input);
 
-/// For a Composite op: compile (or load from the cache) its kernel now. Returns an explanation
+/// For a fused op (Composite, CompositeReduce): compile (or load from the cache) its kernel now. Returns an explanation
 /// when the interpreter will be used instead (no compiler, compile error), else empty. Does
 /// nothing for other ops.
 std::string prepare_kernel(const Op& op);
 
-/// For a Composite op: the generated C++ source of its kernel; empty for other ops.
+/// For a fused op: the generated C++ source of its kernel; empty for other ops.
 std::string kernel_source(const Op& op);
 
 }  // namespace kiln

@@ -17,6 +17,19 @@ namespace kiln {
 
 using Axes = std::optional<std::vector<int>>;
 
+/// The reductions one CAReduce node computes.
+enum class ReduceKind { Sum, Prod, Max, Min, Any, All };
+const char* reduce_kind_name(ReduceKind kind);
+
+/// What a Sum/Prod/Max/Min/Any/All node computes: for rewrites that fuse or move reductions.
+struct ReduceInfo {
+  ReduceKind kind;
+  std::vector<int> axes;  // sorted
+  DType out_dtype, acc_dtype;
+};
+/// The reduction of a CAReduce op, or std::nullopt for another op.
+std::optional<ReduceInfo> reduce_info(const Op& op);
+
 Var sum(const Var& x, const Axes& axis = std::nullopt, bool keepdims = false,
         std::optional<DType> dtype = std::nullopt, std::optional<DType> acc_dtype = std::nullopt);
 Var prod(const Var& x, const Axes& axis = std::nullopt, bool keepdims = false,

@@ -1,0 +1,75 @@
+// What the fused ops (Composite, CompositeReduce) share: their inner graph, the scalar program
+// generated from it, broadcasting of their inputs, and the kernel each loads once.
+#pragma once
+
+#include <atomic>
+#include <memory>
+#include <mutex>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "kiln/compile/codegen.hpp"
+#include "kiln/graph/graph.hpp"
+
+namespace kiln::detail {
+
+/// The graph a fused op computes, on its own input variables: evaluated node by node on the
+/// interpreter when no kernel is available, differentiated by inlining it on the op's inputs.
+class FusedGraph {
+ public:
+  /// Clones the graph from `inputs` to `output` onto fresh input variables i0, i1, ...
+  FusedGraph(const std::vector<Var>& inputs, const Var& output);
+
+  const std::vector<Var>& inputs() const { return inputs_; }
+  const Var& output() const { return output_; }
+  /// The inner nodes in topological order.
+  std::vector<Apply*> nodes() const;
+  /// The graph applied to `outer` (one variable per inner input).
+  Var inline_on(const std::vector<Var>& outer) const;
+  /// Evaluate the graph on the interpreter's kernels.
+  Array interpret(std::span<const Array> in) const;
+
+ private:
+  std::vector<Var> inputs_;
+  Var output_;
+  std::vector<std::shared_ptr<Apply>> nodes_;
+};
+
+/// The scalar program of the elementwise nodes `nodes` (topological order) from `inputs` to
+/// `output`. Throws TypeError when a node is not a plain elementwise op of output's float dtype.
+ScalarProgram scalar_program(const std::vector<Var>& inputs, const Var& output, const std::vector<Apply*>& nodes);
+
+/// The shape `node`'s inputs broadcast to (`ndim` axes); an input broadcasts only along the axes
+/// its type declares broadcastable. ValueError naming `op_name` when the shapes do not fit.
+Shape fused_broadcast_shape(const Apply& node, std::span<const Array> in, int ndim, const std::string& op_name);
+
+/// Per input: its byte strides for a walk over `shape`, 0 along the axes where it is broadcast.
+std::vector<Shape> broadcast_strides(const Shape& shape, std::span<const Array> in);
+
+/// A generated kernel, compiled or loaded from the cache on first use; thread-safe.
+class LazyKernel {
+ public:
+  LazyKernel(std::string source, std::vector<const void*> step_kernels)
+      : source_(std::move(source)), step_kernels_(std::move(step_kernels)) {}
+  const std::string& source() const { return source_; }
+  /// Compile or load once; the reason the interpreter must run instead, or empty.
+  const std::string& prepare() const;
+  /// The loaded kernel, or nullptr (no compiler, compile error).
+  KernelRunFn get() const { return prepare().empty() ? kernel_.load() : nullptr; }
+
+ private:
+  std::string source_;
+  std::vector<const void*> step_kernels_;
+  mutable std::once_flag once_;
+  mutable std::atomic<KernelRunFn> kernel_{nullptr};
+  mutable std::string error_;
+};
+
+/// Base of the ops that run a generated kernel (see kernel_source / prepare_kernel).
+class FusedOp : public Op {
+ public:
+  virtual const LazyKernel& lazy_kernel() const = 0;
+};
+
+}  // namespace kiln::detail
