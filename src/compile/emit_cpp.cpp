@@ -33,25 +33,46 @@ const OpSource kOps[] = {
 
 const OpSource& op_source(ScalarOpId id) { return kOps[static_cast<int>(id)]; }
 
+const char* ctype(DType dt) {
+  return dt == DType::Bool ? "bool" : dt == DType::Float32 ? "float" : "double";
+}
+
+// A literal converted to `dt` the way the interpreter converts a constant: printed exactly as a
+// double, then cast.
 std::string literal(double v, DType dt) {
-  if (std::isnan(v)) return "std::numeric_limits<T>::quiet_NaN()";
-  if (std::isinf(v)) return v > 0 ? "std::numeric_limits<T>::infinity()" : "(-std::numeric_limits<T>::infinity())";
+  const std::string t = ctype(dt);
+  if (std::isnan(v)) return "std::numeric_limits<" + t + ">::quiet_NaN()";
+  if (std::isinf(v)) return (v > 0 ? "" : "-") + std::string("std::numeric_limits<") + t + ">::infinity()";
   char buf[64];
-  std::snprintf(buf, sizeof buf, dt == DType::Float32 ? "T(%.9g)" : "T(%.17g)", v);
+  std::snprintf(buf, sizeof buf, "%s(%.17g)", t.c_str(), v);
   return buf;
 }
 
-std::string operand(const ScalarProgram::Operand& o, const ScalarProgram& p) {
+DType operand_dtype(const ScalarProgram::Operand& o, const ScalarProgram& p, const ScalarProgram::Step& step) {
   switch (o.kind) {
-    case ScalarProgram::Operand::Kind::Input: return "a" + std::to_string(o.index) + "[i]";
-    case ScalarProgram::Operand::Kind::Step: return "t" + std::to_string(o.index) + "[i]";
-    default: return literal(o.value, p.dtype);
+    case ScalarProgram::Operand::Kind::Input: return p.input_dtypes[o.index];
+    case ScalarProgram::Operand::Kind::Step: return p.steps[o.index].out;
+    default: return step.compute;
   }
 }
 
-// Whether the interpreter has a SLEEF kernel for the op (then the step calls it on the block).
-bool has_vector_kernel(ScalarOpId op, DType dt) {
-  return detail::best_kernel(op, dt) != detail::scalar_kernel(op, dt);
+// An operand of `step` at element i, converted to the step's compute type.
+std::string operand(const ScalarProgram::Operand& o, const ScalarProgram::Step& step) {
+  const std::string ct = ctype(step.compute);
+  switch (o.kind) {
+    case ScalarProgram::Operand::Kind::Input: return "static_cast<" + ct + ">(a" + std::to_string(o.index) + "[i])";
+    case ScalarProgram::Operand::Kind::Step: return "static_cast<" + ct + ">(t" + std::to_string(o.index) + "[i])";
+    default: return literal(o.value, step.compute);
+  }
+}
+
+// Whether the step runs through the interpreter's SLEEF kernel for its op: there is one, and the
+// step needs no conversions (its operands and result are of its compute type).
+bool vector_step(const ScalarProgram::Step& step, const ScalarProgram& p) {
+  if (step.out != step.compute) return false;
+  for (const auto& a : step.args)
+    if (operand_dtype(a, p, step) != step.compute) return false;
+  return detail::best_kernel(step.op, step.compute) != detail::scalar_kernel(step.op, step.compute);
 }
 
 }  // namespace
@@ -67,6 +88,10 @@ std::string ScalarProgram::expression() const {
   };
   static const std::map<std::string, std::string> infix = {{"add", "+"}, {"sub", "-"}, {"mul", "*"}, {"true_div", "/"}};
   for (const Step& s : steps) {
+    if (s.op == ScalarOpId::identity && s.out != s.compute) {
+      values.push_back("Cast{" + std::string(dtype_name(s.out)) + "}(" + text(s.args[0]) + ")");
+      continue;
+    }
     const std::string name = scalar_op_public_name(s.op);
     auto it = infix.find(name);
     if (it != infix.end() && s.args.size() == 2) {
@@ -83,7 +108,7 @@ std::string ScalarProgram::expression() const {
 std::vector<const void*> step_vector_kernels(const ScalarProgram& p) {
   std::vector<const void*> out;
   for (const auto& s : p.steps)
-    out.push_back(has_vector_kernel(s.op, p.dtype) ? reinterpret_cast<const void*>(detail::best_kernel(s.op, p.dtype)) : nullptr);
+    out.push_back(vector_step(s, p) ? reinterpret_cast<const void*>(detail::best_kernel(s.op, s.compute)) : nullptr);
   return out;
 }
 
@@ -95,8 +120,8 @@ void emit_prologue(std::ostringstream& os, const ScalarProgram& p, const std::op
   if (reduction)
     os << ", reduced by " << reduce_kind_name(reduction->kind) << " in " << dtype_name(reduction->acc_dtype);
   os << "\n#include <cstdint>\n#include <cstring>\n#include <limits>\n\n#include \"kiln_scalar_math.hpp\"\n\n"
-     << "namespace {\n\nusing namespace kiln::smath;\nusing T = " << (p.dtype == DType::Float32 ? "float" : "double")
-     << ";\nusing VectorKernel = void (*)(const void* const*, void*, int64_t);\n"
+     << "namespace {\n\nusing namespace kiln::smath;\nusing T = " << ctype(p.dtype) << ";  // the output's type\n"
+     << "using VectorKernel = void (*)(const void* const*, void*, int64_t);\n"
      << "constexpr int64_t kBlock = 256;\n";
   // One inline function per scalar op used: the table's formula, verbatim.
   std::set<ScalarOpId> used;
@@ -109,10 +134,11 @@ void emit_prologue(std::ostringstream& os, const ScalarProgram& p, const std::op
   }
   os << "VectorKernel vector_kernels[" << p.steps.size() << "];  // per step: the interpreter's SLEEF kernel, or null\n\n"
      << "// A contiguous view of block [start, start + m) of an operand.\n"
-     << "inline const T* block_of(const char* base, int64_t stride, int64_t start, int64_t m, T* scratch) {\n"
-     << "  if (stride == sizeof(T)) return reinterpret_cast<const T*>(base) + start;\n"
+     << "template <typename V>\n"
+     << "inline const V* block_of(const char* base, int64_t stride, int64_t start, int64_t m, V* scratch) {\n"
+     << "  if (stride == sizeof(V)) return reinterpret_cast<const V*>(base) + start;\n"
      << "  if (stride == 0) return scratch;  // filled once per run\n"
-     << "  for (int64_t i = 0; i < m; ++i) scratch[i] = *reinterpret_cast<const T*>(base + (start + i) * stride);\n"
+     << "  for (int64_t i = 0; i < m; ++i) scratch[i] = *reinterpret_cast<const V*>(base + (start + i) * stride);\n"
      << "  return scratch;\n}\n";
 }
 
@@ -143,25 +169,25 @@ void emit_reduction_helpers(std::ostringstream& os, const KernelReduction& r) {
 void emit_block_steps(std::ostringstream& os, const ScalarProgram& p) {
   const int last = static_cast<int>(p.steps.size()) - 1;
   for (int j = 0; j < p.num_inputs; ++j)
-    os << "    const T* __restrict a" << j << " = block_of(ptrs[" << j + 1 << "], strides[" << j + 1 << "], start, m, in"
-       << j << ");\n";
+    os << "    const " << ctype(p.input_dtypes[j]) << "* __restrict a" << j << " = block_of(ptrs[" << j + 1
+       << "], strides[" << j + 1 << "], start, m, in" << j << ");\n";
   int s = 0;
   while (s <= last) {
-    if (has_vector_kernel(p.steps[s].op, p.dtype)) {
-      const auto& args = p.steps[s].args;
+    const auto& step = p.steps[s];
+    if (vector_step(step, p)) {
       os << "    {\n";
-      for (size_t i = 0; i < args.size(); ++i) {
-        const auto& a = args[i];
+      for (size_t i = 0; i < step.args.size(); ++i) {
+        const auto& a = step.args[i];
         if (a.kind == ScalarProgram::Operand::Kind::Literal) {
-          os << "      alignas(64) T c" << i << "[kBlock];\n      for (int64_t i = 0; i < m; ++i) c" << i
-             << "[i] = " << literal(a.value, p.dtype) << ";\n";
+          os << "      alignas(64) " << ctype(step.compute) << " c" << i << "[kBlock];\n      for (int64_t i = 0; i < m; ++i) c"
+             << i << "[i] = " << literal(a.value, step.compute) << ";\n";
         }
       }
       os << "      const void* args[3] = {";
       for (size_t i = 0; i < 3; ++i) {
         if (i) os << ", ";
-        if (i >= args.size()) { os << "nullptr"; continue; }
-        const auto& a = args[i];
+        if (i >= step.args.size()) { os << "nullptr"; continue; }
+        const auto& a = step.args[i];
         if (a.kind == ScalarProgram::Operand::Kind::Input) os << "a" << a.index;
         else if (a.kind == ScalarProgram::Operand::Kind::Step) os << "t" << a.index;
         else os << "c" << i;
@@ -171,11 +197,13 @@ void emit_block_steps(std::ostringstream& os, const ScalarProgram& p) {
       continue;
     }
     os << "#pragma GCC ivdep\n    for (int64_t i = 0; i < m; ++i) {\n";
-    for (; s <= last && !has_vector_kernel(p.steps[s].op, p.dtype); ++s) {
+    for (; s <= last && !vector_step(p.steps[s], p); ++s) {
       const auto& st = p.steps[s];
-      os << "      t" << s << "[i] = op_" << op_source(st.op).name << "<T>(";
-      for (int i = 0; i < 3; ++i) os << (i ? ", " : "") << (i < static_cast<int>(st.args.size()) ? operand(st.args[i], p) : "T{}");
-      os << ");\n";
+      const std::string ct = ctype(st.compute);
+      os << "      t" << s << "[i] = static_cast<" << ctype(st.out) << ">(op_" << op_source(st.op).name << "<" << ct << ">(";
+      for (int i = 0; i < 3; ++i)
+        os << (i ? ", " : "") << (i < static_cast<int>(st.args.size()) ? operand(st.args[i], st) : ct + "{}");
+      os << "));\n";
     }
     os << "    }\n";
   }
@@ -201,8 +229,9 @@ void emit_sink(std::ostringstream& os, const ScalarProgram& p, const std::option
 
 std::string emit_kernel_source(const ScalarProgram& p, const std::string& symbol,
                                const std::optional<KernelReduction>& reduction) {
-  KILN_ASSERT(!p.steps.empty() && (p.dtype == DType::Float32 || p.dtype == DType::Float64))
-      << "emit_kernel_source: a program needs steps and a float dtype";
+  KILN_ASSERT(!p.steps.empty() && (p.dtype == DType::Float32 || p.dtype == DType::Float64) &&
+              p.steps.back().out == p.dtype && static_cast<int>(p.input_dtypes.size()) == p.num_inputs)
+      << "emit_kernel_source: a program needs steps, a float output and a dtype per input";
   KILN_ASSERT(!reduction || (is_float(reduction->acc_dtype) && reduction->kind != ReduceKind::Any &&
                              reduction->kind != ReduceKind::All))
       << "emit_kernel_source: fused reductions are sum, prod, max or min in a float dtype";
@@ -215,11 +244,12 @@ std::string emit_kernel_source(const ScalarProgram& p, const std::string& symbol
   os << "extern \"C\" void " << symbol << "(char** ptrs, const int64_t* strides, int64_t n) {\n";
   os << "  const int64_t fill = n < kBlock ? n : kBlock;\n";
   for (int j = 0; j < p.num_inputs; ++j) {
-    os << "  alignas(64) T in" << j << "[kBlock];\n"
+    const char* t = ctype(p.input_dtypes[j]);
+    os << "  alignas(64) " << t << " in" << j << "[kBlock];\n"
        << "  if (strides[" << j + 1 << "] == 0) for (int64_t i = 0; i < fill; ++i) in" << j
-       << "[i] = *reinterpret_cast<const T*>(ptrs[" << j + 1 << "]);\n";
+       << "[i] = *reinterpret_cast<const " << t << "*>(ptrs[" << j + 1 << "]);\n";
   }
-  for (size_t s = 0; s < p.steps.size(); ++s) os << "  alignas(64) T t" << s << "[kBlock];\n";
+  for (size_t s = 0; s < p.steps.size(); ++s) os << "  alignas(64) " << ctype(p.steps[s].out) << " t" << s << "[kBlock];\n";
   os << "  for (int64_t start = 0; start < n; start += kBlock) {\n"
      << "    const int64_t m = n - start < kBlock ? n - start : kBlock;\n";
   emit_block_steps(os, p);

@@ -8,6 +8,7 @@
 #include "kiln/graph/fgraph.hpp"
 #include "kiln/ops/elemwise.hpp"
 #include "ops/composite_impl.hpp"
+#include "ops/elemwise_impl.hpp"
 #include "ops/shape_impl.hpp"
 #include "runtime/strided_loop.hpp"
 
@@ -49,22 +50,35 @@ Array FusedGraph::interpret(std::span<const Array> in) const {
   return values.at(output_.get());
 }
 
+namespace {
+
+bool fusable_value_dtype(DType dt) { return dt == DType::Bool || dt == DType::Float32 || dt == DType::Float64; }
+
+}  // namespace
+
 ScalarProgram scalar_program(const std::vector<Var>& inputs, const Var& output, const std::vector<Apply*>& nodes) {
   ScalarProgram p;
   p.dtype = output->dtype();
+  KILN_USER_CHECK(p.dtype == DType::Float32 || p.dtype == DType::Float64, TypeError)
+      << "Composite: the fused output " << output->label() << " must be float32 or float64, not " << dtype_name(p.dtype);
   p.num_inputs = static_cast<int>(inputs.size());
   std::unordered_map<const Variable*, ScalarProgram::Operand> operands;
-  for (size_t j = 0; j < inputs.size(); ++j)
+  for (size_t j = 0; j < inputs.size(); ++j) {
+    KILN_USER_CHECK(fusable_value_dtype(inputs[j]->dtype()), TypeError)
+        << "Composite: input " << j << " (" << inputs[j]->label() << ") must be bool, float32 or float64";
     operands[inputs[j].get()] = {ScalarProgram::Operand::Kind::Input, static_cast<int>(j), 0};
+    p.input_dtypes.push_back(inputs[j]->dtype());
+  }
   for (const Apply* node : nodes) {
-    auto id = elemwise_scalar_op(node->op());
-    KILN_USER_CHECK(id && node->output_ptr(0)->dtype() == p.dtype, TypeError)
-        << "Composite: " << describe_node(*node) << " is not a plain elementwise op of dtype " << dtype_name(p.dtype);
-    ScalarProgram::Step step{*id, {}};
+    const auto id = fusable_scalar_op(node->op());
+    const DType out = node->output_ptr(0)->dtype();
+    KILN_USER_CHECK(id && fusable_value_dtype(out), TypeError)
+        << "Composite: " << describe_node(*node) << " is not an elementwise op with a bool or float output";
+    ScalarProgram::Step step{*id, {}, DType::Float64, out};
+    std::vector<DType> arg_dtypes;
     for (const Var& in : node->inputs()) {
       const bool literal = in->is_constant() && in->constant_value().size() == 1;  // any dtype: converted
-      KILN_USER_CHECK(in->dtype() == p.dtype || literal, TypeError)
-          << "Composite: input " << in->label() << " of " << describe_node(*node) << " is not " << dtype_name(p.dtype);
+      arg_dtypes.push_back(in->dtype());
       auto it = operands.find(in.get());
       if (it != operands.end()) {
         step.args.push_back(it->second);
@@ -73,6 +87,10 @@ ScalarProgram scalar_program(const std::vector<Var>& inputs, const Var& output, 
         step.args.push_back({ScalarProgram::Operand::Kind::Literal, 0, in->constant_value().item_as_double()});
       }
     }
+    step.compute = detail::elemwise_compute_dtype(*id, arg_dtypes, out);
+    KILN_USER_CHECK(fusable_value_dtype(step.compute) && detail::scalar_kernel(*id, step.compute), TypeError)
+        << "Composite: " << describe_node(*node) << " computes in " << dtype_name(step.compute)
+        << "; fused steps compute in bool, float32 or float64";
     operands[node->output_ptr(0)] = {ScalarProgram::Operand::Kind::Step, static_cast<int>(p.steps.size()), 0};
     p.steps.push_back(std::move(step));
   }
@@ -153,7 +171,7 @@ class Composite final : public detail::FusedOp {
     const int nd = graph_->output()->ndim();
     std::vector<int64_t> shape(nd, 1);
     for (size_t j = 0; j < in.size(); ++j) {
-      KILN_USER_CHECK(in[j]->dtype() == program_.dtype && in[j]->ndim() == nd, TypeError)
+      KILN_USER_CHECK(in[j]->dtype() == program_.input_dtypes[j] && in[j]->ndim() == nd, TypeError)
           << name() << ": input " << j << " (" << in[j]->label() << ") must be " << inner[j]->type().str() << ", got "
           << in[j]->type().str();
       for (int d = 0; d < nd; ++d) {

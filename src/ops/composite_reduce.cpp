@@ -60,7 +60,7 @@ class CompositeReduce final : public detail::FusedOp {
       if (reduced_axis(info_.axes, d)) continue;
       int64_t size = 1;
       for (size_t j = 0; j < in.size(); ++j) {
-        KILN_USER_CHECK(in[j]->dtype() == program_.dtype && in[j]->ndim() == nd, TypeError)
+        KILN_USER_CHECK(in[j]->dtype() == program_.input_dtypes[j] && in[j]->ndim() == nd, TypeError)
             << name() << ": input " << j << " (" << in[j]->label() << ") must be " << inner[j]->type().str()
             << ", got " << in[j]->type().str();
         const int64_t s = in[j]->type().shape()[d];

@@ -102,9 +102,11 @@ DType output_dtype(ScalarOpId id, const std::vector<Var>& inputs) {
   return up;
 }
 
+}  // namespace
+
 // The type the kernel computes in: the output type, except that comparisons compute in the
 // inputs' promoted type and Cast computes in the input type.
-DType compute_dtype(ScalarOpId id, const std::vector<DType>& in, DType out) {
+DType detail::elemwise_compute_dtype(ScalarOpId id, const std::vector<DType>& in, DType out) {
   if (scalar_op_info(id).rule == OutRule::Bool) {
     DType t = in[0];
     for (size_t i = 1; i < in.size(); ++i) t = promote(t, in[i]);
@@ -113,6 +115,8 @@ DType compute_dtype(ScalarOpId id, const std::vector<DType>& in, DType out) {
   if (id == ScalarOpId::identity) return in[0];
   return out;
 }
+
+namespace {
 
 // ---------------------------------------------------------------- the op
 
@@ -161,7 +165,7 @@ class Elemwise final : public Op {
     }
     std::vector<DType> in_dtypes;
     for (const auto& v : inputs) in_dtypes.push_back(v->dtype());
-    DType ct = compute_dtype(id_, in_dtypes, out);
+    DType ct = detail::elemwise_compute_dtype(id_, in_dtypes, out);
     KILN_USER_CHECK(detail::scalar_kernel(id_, ct) != nullptr, TypeError)
         << name() << " is not defined for dtype " << dtype_name(ct);
     std::vector<std::vector<int64_t>> shapes;
@@ -291,7 +295,7 @@ void Elemwise::perform(const Apply& node, std::span<const Array> in, std::span<A
   DType out_dtype = node.output_ptr(0)->dtype();
   std::vector<DType> in_dtypes;
   for (const auto& a : in) in_dtypes.push_back(a.dtype());
-  const DType ct = compute_dtype(id_, in_dtypes, out_dtype);
+  const DType ct = detail::elemwise_compute_dtype(id_, in_dtypes, out_dtype);
   const detail::ScalarKernel kernel = detail::best_kernel(id_, ct);
   KILN_ASSERT(kernel != nullptr) << name() << " has no kernel for " << dtype_name(ct);
   // An inplace node writes into its input's buffer when the run-time layout allows it exactly:
@@ -419,6 +423,12 @@ std::vector<Var> elemwise_output_shape(const Apply& node, const std::vector<std:
 std::optional<ScalarOpId> elemwise_scalar_op(const Op& op) {
   auto* e = dynamic_cast<const Elemwise*>(&op);
   if (!e || !e->destroy_map().empty() || e->is_cast()) return std::nullopt;
+  return e->scalar_op();
+}
+
+std::optional<ScalarOpId> fusable_scalar_op(const Op& op) {
+  auto* e = dynamic_cast<const Elemwise*>(&op);
+  if (!e || !e->destroy_map().empty()) return std::nullopt;
   return e->scalar_op();
 }
 

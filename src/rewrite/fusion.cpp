@@ -1,4 +1,4 @@
-// fusion: trees of elementwise nodes of one float dtype become one Composite node (Theano's
+// fusion: trees of elementwise nodes with a float result become one Composite node (Theano's
 // elemwise fusion), so a chain like a*b + c*exp(d) makes one pass over memory.
 //
 // Groups grow from a root (visited consumers first) toward its producers. A producer joins only
@@ -16,6 +16,7 @@
 #include "kiln/ops/composite.hpp"
 #include "kiln/ops/elemwise.hpp"
 #include "kiln/ops/reduce.hpp"
+#include "ops/elemwise_impl.hpp"
 #include "rewrite/passes.hpp"
 
 namespace kiln::detail {
@@ -26,13 +27,26 @@ constexpr size_t kMaxGroupInputs = 24;
 
 bool is_literal(const Var& v) { return v->is_constant() && v->constant_value().size() == 1; }
 
-// A plain elementwise node computing in `dt`: its inputs are of `dt`, or scalar constants (the
-// kernel writes them as literals of `dt`, the conversion the interpreter makes).
-bool fusable(const Apply& node, DType dt) {
-  if (node.num_outputs() != 1 || !elemwise_scalar_op(node.op()) || node.output_ptr(0)->dtype() != dt) return false;
-  for (const Var& in : node.inputs())
-    if (in->dtype() != dt && !is_literal(in)) return false;
-  return true;
+bool fusable_value(DType dt) { return dt == DType::Bool || dt == DType::Float32 || dt == DType::Float64; }
+
+// An out-of-place elementwise node (casts, comparisons and switch included) on bool, float32 and
+// float64 values that computes in one of those types; scalar constants of any dtype become
+// literals, converted as the interpreter converts them.
+bool fusable(const Apply& node) {
+  const auto id = fusable_scalar_op(node.op());
+  if (node.num_outputs() != 1 || !id || !fusable_value(node.output_ptr(0)->dtype())) return false;
+  std::vector<DType> in_dtypes;
+  for (const Var& in : node.inputs()) {
+    if (!fusable_value(in->dtype()) && !is_literal(in)) return false;
+    in_dtypes.push_back(in->dtype());
+  }
+  const DType compute = elemwise_compute_dtype(*id, in_dtypes, node.output_ptr(0)->dtype());
+  return fusable_value(compute) && scalar_kernel(*id, compute) != nullptr;
+}
+
+bool float_output(const Apply& node) {
+  const DType dt = node.output_ptr(0)->dtype();
+  return dt == DType::Float32 || dt == DType::Float64;
 }
 
 struct Group {
@@ -49,7 +63,6 @@ struct Group {
 // graph always makes the same kernels and hits the kernel cache), then list its inputs.
 // `position` is each node's place in one topological order of the graph.
 Group grow_group(const FunctionGraph& fg, Apply* root, const std::unordered_map<const Apply*, size_t>& position) {
-  const DType dt = root->output_ptr(0)->dtype();
   const auto& pattern = root->output_ptr(0)->type().shape();
   auto same_pattern = [&](const Var& v) {
     const auto& s = v->type().shape();
@@ -65,7 +78,7 @@ Group grow_group(const FunctionGraph& fg, Apply* root, const std::unordered_map<
     for (size_t i = 0; i < g.nodes.size() && g.nodes.size() < kMaxGroupNodes; ++i)
       for (const Var& in : g.nodes[i]->inputs()) {
         Apply* producer = in->owner();
-        if (!producer || g.members.count(producer) || !fusable(*producer, dt) || !same_pattern(in)) continue;
+        if (!producer || g.members.count(producer) || !fusable(*producer) || !same_pattern(in)) continue;
         const auto& readers = fg.clients(in.get());
         bool all_inside = std::all_of(readers.begin(), readers.end(),
                                       [&](const FunctionGraph::Client& c) { return c.node && g.members.count(c.node); });
@@ -94,8 +107,7 @@ Apply* absorbable_producer(const FunctionGraph& fg, const Apply& node) {
   if (!info || !is_float(info->acc_dtype) || info->kind == ReduceKind::Any || info->kind == ReduceKind::All) return nullptr;
   const Var& x = node.input(0);
   Apply* producer = x->owner();
-  if (!producer || (x->dtype() != DType::Float32 && x->dtype() != DType::Float64) || !fusable(*producer, x->dtype()))
-    return nullptr;
+  if (!producer || !fusable(*producer) || !float_output(*producer)) return nullptr;
   return fg.clients(x.get()).size() == 1 ? producer : nullptr;
 }
 
@@ -115,9 +127,7 @@ void fuse_elementwise_trees(FunctionGraph& fg) {
       fg.replace(node->output(0), fuse_elementwise_reduce(g.inputs, node->output(0)));
       continue;
     }
-    if (!fusable(*node, node->output_ptr(0)->dtype())) continue;
-    const DType dt = node->output_ptr(0)->dtype();
-    if (dt != DType::Float32 && dt != DType::Float64) continue;
+    if (!fusable(*node) || !float_output(*node)) continue;
     Group g = grow_group(fg, node, position);
     done.insert(g.nodes.begin(), g.nodes.end());
     if (g.nodes.size() < 2 || g.inputs.size() > kMaxGroupInputs) continue;

@@ -238,3 +238,44 @@ def test_fused_reduction_gradients_and_interpreter_fallback():
         g = kiln.function([x, y], cost)
         assert names(g)[0].startswith("CompositeReduce")
         np.testing.assert_allclose(g(xv, yv), c, rtol=1e-14)
+
+
+# ---------------------------------------------------------------- comparisons, switch and casts
+
+def test_relu_style_switch_and_comparisons_fuse_into_one_kernel():
+    x, y = T.fmatrix("x"), T.fmatrix("y")
+    expr = T.switch(x > 0, x, 0.01 * x) + T.cast(T.and_(y >= -0.5, y < 0.5), "float32") * T.exp(y)
+    fast, plain = both([x, y], expr)
+    assert len(names(fast)) == 1 and names(fast)[0].startswith("Composite"), names(fast)
+    rng = np.random.default_rng(5)
+    for shape in [(3, 4), (300, 301)]:
+        xv, yv = (rng.standard_normal(shape).astype("float32") for _ in range(2))
+        want = np.where(xv > 0, xv, np.float32(0.01) * xv) + ((yv >= -0.5) & (yv < 0.5)).astype("float32") * np.exp(yv)
+        np.testing.assert_allclose(fast(xv, yv), want, rtol=1e-6, atol=1e-7)
+        np.testing.assert_array_equal(fast(xv, yv), plain(xv, yv))
+    src = generated_source(fast, file="str")
+    assert "bool" in src and "op_switch_" in src
+
+
+def test_casts_between_float_widths_fuse_and_round_as_the_interpreter():
+    x = T.dvector("x")
+    f32 = T.cast(T.exp(x), "float32")
+    fast, plain = both([x], T.cast(f32 * 3 + 1, "float64") * 0.1)
+    assert len(names(fast)) == 1, names(fast)
+    assert "Cast{float32}" in names(fast)[0]
+    xv = np.linspace(-5, 5, 1001)
+    np.testing.assert_array_equal(fast(xv), plain(xv))
+    np.testing.assert_array_equal(fast(xv), ((np.exp(xv).astype("float32") * np.float32(3) + np.float32(1))
+                                             .astype("float64") * 0.1))
+
+
+def test_bool_inputs_and_nan_conditions_behave_as_the_interpreter():
+    c, a = T.tensor("bool", shape=(None,), name="c"), T.dvector("a")
+    fast, plain = both([c, a], T.switch(c, T.exp(a), -a) * 2)
+    cv, av = np.array([True, False, True]), np.array([0.5, -1.0, np.nan])
+    np.testing.assert_array_equal(fast(cv, av), plain(cv, av))
+    # A float condition: NaN counts as true, as in numpy.
+    fc, pc = both([a], T.switch(a, a + 1, a - 1) * 3)
+    av = np.array([0.0, 2.0, np.nan, -0.0])
+    np.testing.assert_array_equal(fc(av), pc(av))
+    np.testing.assert_array_equal(fc(av), np.where(av.astype(bool), av + 1, av - 1) * 3)

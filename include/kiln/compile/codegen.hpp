@@ -14,8 +14,10 @@
 
 namespace kiln {
 
-/// A straight-line program of scalar-table ops over one float dtype: what a fused elementwise
-/// kernel computes per element.
+/// A straight-line program of scalar-table ops: what a fused elementwise kernel computes per
+/// element. Values are bool, float32 or float64; each step converts its operands to its compute
+/// dtype, applies the table's formula and converts the result to its output dtype, exactly as the
+/// interpreter's Elemwise does (so comparisons, switch and casts fuse too).
 struct ScalarProgram {
   struct Operand {
     enum class Kind { Input, Step, Literal } kind;
@@ -25,10 +27,13 @@ struct ScalarProgram {
   struct Step {
     ScalarOpId op;
     std::vector<Operand> args;
+    DType compute = DType::Float64;  // bool, float32 or float64
+    DType out = DType::Float64;      // bool, float32 or float64
   };
-  DType dtype = DType::Float64;
+  DType dtype = DType::Float64;  // the output's: the last step's out, float32 or float64
   int num_inputs = 0;
-  std::vector<Step> steps;  // the last step's value is the output
+  std::vector<DType> input_dtypes;  // bool, float32 or float64
+  std::vector<Step> steps;          // the last step's value is the output
 
   /// Readable form, as Theano prints composites: "tanh((i0 + i1))".
   std::string expression() const;

@@ -91,6 +91,9 @@ std::vector<Var> elemwise_output_shape(const Apply& node, const std::vector<std:
 /// The scalar op of a plain elementwise op (not a Cast, not inplace), for fusion; std::nullopt
 /// for any other op.
 std::optional<ScalarOpId> elemwise_scalar_op(const Op& op);
+/// The scalar op of an out-of-place elementwise op, casts included (a Cast is `identity` with
+/// another output dtype), for fusion; std::nullopt for any other op.
+std::optional<ScalarOpId> fusable_scalar_op(const Op& op);
 /// The pattern of a DimShuffle node, or std::nullopt for another op (for rewrites).
 std::optional<std::vector<int>> dimshuffle_pattern(const Apply& node);
 /// Reverse the axes (x.T).
