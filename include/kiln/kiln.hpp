@@ -11,6 +11,7 @@
 #include "kiln/ops/blas.hpp"
 #include "kiln/ops/conv.hpp"
 #include "kiln/ops/elemwise.hpp"
+#include "kiln/ops/ifelse.hpp"
 #include "kiln/ops/linalg.hpp"
 #include "kiln/ops/nnet.hpp"
 #include "kiln/ops/random.hpp"

@@ -21,6 +21,7 @@ from .gradient import grad
 from .tensor import TensorType, TensorVariable
 from . import printing
 from . import sandbox
+from . import ifelse
 from .printing import pprint as pp
 
 __version__ = "0.1.0"

@@ -6,6 +6,7 @@ import numpy as np
 import scipy.special as sp
 
 import kiln.tensor as T
+from kiln.ifelse import ifelse
 
 # Input domains: functions rng -> array-like of float64 values valid for the op.
 def uniform(lo, hi):
@@ -134,6 +135,9 @@ GRAD_CASES += [
     ("clip", lambda x: T.clip(x, -0.7, 0.9), _pts((SEPARATED, (3, 4)))),
     ("clip_bounds", T.clip, _pts((SEPARATED, (6,)), (uniform(-0.5, -0.4), (6,)), (uniform(0.4, 0.5), (6,)))),
     ("switch", lambda c, a, b: T.switch(c > 0, a, b), _pts((SEPARATED, (3, 4)), (ANY, (3, 4)), (ANY, (4,)))),
+    # Lazy ifelse: the gradient reaches the branch taken (the condition holds for any point).
+    ("ifelse_then", lambda a, b: ifelse(T.lt(T.max(a), 1e9), a * b, b.sum() - a), _pts((ANY, (3, 4)), (ANY, (3, 4)))),
+    ("ifelse_else", lambda a, b: ifelse(T.gt(T.max(a), 1e9), a * b, T.exp(b) - a), _pts((ANY, (3, 4)), (ANY, (3, 4)))),
     ("cast", lambda x: T.cast(x, "float64") * 3, _pts((ANY, (3, 4)))),  # a Cast node for float32 inputs
     ("identity", lambda x: T.identity(x) * 2, _pts((ANY, (3, 4)))),
     ("dimshuffle", lambda x: x.dimshuffle(1, "x", 0) * T.arange(4).dimshuffle(0, "x", "x"), _pts((ANY, (3, 4)))),
