@@ -14,6 +14,7 @@
 #include "kiln/ops/ifelse.hpp"
 #include "kiln/ops/linalg.hpp"
 #include "kiln/ops/nnet.hpp"
+#include "kiln/ops/op_from_graph.hpp"
 #include "kiln/ops/random.hpp"
 #include "kiln/ops/pool.hpp"
 #include "kiln/ops/reduce.hpp"

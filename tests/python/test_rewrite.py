@@ -11,6 +11,7 @@ from rewrite_util import compile_both, kinds
 
 def test_fast_run_pipeline_is_the_golden_list():
     assert kiln._core.rewrite_pipeline("FAST_RUN") == [
+        "inline: inline_op_from_graph",
         "merge1: merge1_merge",
         "canonicalize: constant_folding, add_zero, sub_zero, mul_one, div_one, mul_zero, sub_self, neg_neg, "
         "add_neg, exp_log, log_exp, mul_div_cancel, collect_mul_constants, collect_add_constants, "
