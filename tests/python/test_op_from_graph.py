@@ -293,3 +293,17 @@ def test_debug_mode():
     value, gx = f(xv, yv)
     np.testing.assert_allclose(value, np.exp(xv) * yv + 0.5)
     np.testing.assert_allclose(gx, np.exp(xv) * yv)
+
+
+def test_rop_override_list_with_default_and_none():
+    x = T.dvector("x")
+    op = OpFromGraph([x], [x * 3, T.sin(x)], rop_overrides=["default", None])
+    xx, v = T.dvector("xx"), T.dvector("v")
+    first, second = G.Rop(op(xx), xx, v)
+    f = kiln.function([xx, v], [first, second], on_unused_input="ignore")
+    xv, vv = RNG.random(4), RNG.random(4)
+    d_first, d_second = f(xv, vv)
+    np.testing.assert_allclose(d_first, 3 * vv)
+    np.testing.assert_array_equal(d_second, np.zeros(4))  # no tangent: Rop gives zeros
+    with pytest.raises(ValueError, match="the override list has 1 entries for 2 outputs"):
+        G.Rop(OpFromGraph([x], [x * 3, T.sin(x)], rop_overrides=[None])(xx)[0], xx, v)
