@@ -14,16 +14,17 @@ _os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 from . import _core  # noqa: E402
 from .configparser import config  # noqa: E402
 from ._core import MissingInputError, UnusedInputError, LinAlgError  # LinAlgError is numpy.linalg's
-from .compile import In, Param, function, shared
+from .compile import In, OpFromGraph, Param, function, shared
 from . import tensor
 from . import gradient
 from .gradient import grad
 from .tensor import TensorType, TensorVariable
 from . import printing
 from . import sandbox
+from . import ifelse
 from .printing import pprint as pp
 
 __version__ = "0.1.0"
 
 __all__ = ["config", "function", "shared", "tensor", "gradient", "grad", "printing", "pp", "TensorType", "TensorVariable", "MissingInputError",
-           "UnusedInputError", "LinAlgError"]
+           "UnusedInputError", "LinAlgError", "OpFromGraph"]

@@ -12,6 +12,7 @@
 #include <unordered_map>
 
 #include "compile/default_update_impl.hpp"
+#include "compile/lazy_schedule_impl.hpp"
 #include "kiln/config.hpp"
 #include "kiln/error.hpp"
 #include "kiln/graph/fgraph.hpp"
@@ -271,11 +272,14 @@ void Function::build_schedule() {
       shared_slots_.push_back(slot(leaf.get()));
     }
   }
-  for (Apply* node : schedule_order(roots)) {
+  const detail::LazySchedule lazy = detail::plan_lazy_schedule(schedule_order(roots), roots);
+  for (size_t k = 0; k < lazy.order.size(); ++k) {
+    Apply* node = lazy.order[k];
     keep_alive_.push_back(node->shared_from_this());
-    Step step{node, {}, {}, {}};
+    Step step{node, {}, {}, {}, {}};
     for (const Var& in : node->inputs()) step.input_slots.push_back(slot(in.get()));
     for (size_t i = 0; i < node->num_outputs(); ++i) step.output_slots.push_back(slot(node->output_ptr(static_cast<int>(i))));
+    for (const detail::GuardTerm& term : lazy.guards[k]) step.guard.emplace_back(slot(term.condition), term.branch);
     steps_.push_back(std::move(step));
   }
   for (const Var& o : outputs_) output_slots_.push_back(slot(o.get()));
@@ -303,6 +307,7 @@ void Function::build_schedule() {
 namespace {
 
 bool same_values(const Array& a, const Array& b) {
+  if (!a.defined() || !b.defined()) return a.defined() == b.defined();
   if (a.dtype() != b.dtype() || a.shape() != b.shape()) return false;
   for (int64_t i = 0; i < a.size(); ++i) {
     double x = a.item_as_double(i), y = b.item_as_double(i);
@@ -467,13 +472,18 @@ std::vector<Array> Function::operator()(const std::vector<Array>& args) const {
   ++calls_;
   for (size_t step_index = 0; step_index < steps_.size(); ++step_index) {
     const Step& step = steps_[step_index];
+    if (!detail::guard_holds(step.guard, ws)) {  // a lazy IfElse branch not taken
+      if (gc)
+        for (int s : step.free_after) ws[s] = Array();
+      continue;
+    }
     const auto started = profile_ ? std::chrono::steady_clock::now() : std::chrono::steady_clock::time_point();
     in_values.clear();
     for (int s : step.input_slots) in_values.push_back(ws[s]);
     out_values.assign(step.output_slots.size(), Array());
     std::vector<Array> before;
     if (debug_)
-      for (const Array& a : in_values) before.push_back(a.copy());
+      for (const Array& a : in_values) before.push_back(a.defined() ? a.copy() : a);  // undefined: a branch not taken
     try {
       step.node->op().perform(*step.node, in_values, out_values);
     } catch (const Error& e) {

@@ -22,6 +22,8 @@ void register_builtin_rewrites(RewriteDatabase& db) {
   register_static_shape_check(db);
   register_fusion_rewrites(db);
   register_inplace_rewrites(db);
+  register_ifelse_rewrites(db);
+  register_op_from_graph_rewrites(db);
 }
 
 bool is_constant_value(const Var& v, double value) {

@@ -6,6 +6,8 @@ import numpy as np
 import scipy.special as sp
 
 import kiln.tensor as T
+from kiln.compile.builders import OpFromGraph
+from kiln.ifelse import ifelse
 
 # Input domains: functions rng -> array-like of float64 values valid for the op.
 def uniform(lo, hi):
@@ -112,6 +114,12 @@ SEPARATED = lambda rng, shape: (rng.permutation(int(np.prod(shape)) or 1)[:int(n
 # Same grid shifted by half a step: never within 0.13 of a SEPARATED value (no ties for min/max).
 SEPARATED_SHIFTED = lambda rng, shape: SEPARATED(rng, shape) + 0.185  # noqa: E731
 
+def _op_from_graph(a, b):
+    """An OpFromGraph (compiled as a unit) built on the inputs' types and applied to them."""
+    x, y = a.type(), b.type()
+    return OpFromGraph([x, y], [T.tanh(x) * y + x])(a, b)
+
+
 GRAD_CASES = []
 for _name, (_op, _ref, _domain) in UNARY_FLOAT.items():
     if _name in ("floor", "ceil", "trunc", "round_half_to_even", "tri_gamma"):
@@ -134,6 +142,10 @@ GRAD_CASES += [
     ("clip", lambda x: T.clip(x, -0.7, 0.9), _pts((SEPARATED, (3, 4)))),
     ("clip_bounds", T.clip, _pts((SEPARATED, (6,)), (uniform(-0.5, -0.4), (6,)), (uniform(0.4, 0.5), (6,)))),
     ("switch", lambda c, a, b: T.switch(c > 0, a, b), _pts((SEPARATED, (3, 4)), (ANY, (3, 4)), (ANY, (4,)))),
+    # Lazy ifelse: the gradient reaches the branch taken (the condition holds for any point).
+    ("ifelse_then", lambda a, b: ifelse(T.lt(T.max(a), 1e9), a * b, b.sum() - a), _pts((ANY, (3, 4)), (ANY, (3, 4)))),
+    ("ifelse_else", lambda a, b: ifelse(T.gt(T.max(a), 1e9), a * b, T.exp(b) - a), _pts((ANY, (3, 4)), (ANY, (3, 4)))),
+    ("op_from_graph", lambda a, b: _op_from_graph(a, b), _pts((ANY, (3, 4)), (ANY, (3, 4)))),
     ("cast", lambda x: T.cast(x, "float64") * 3, _pts((ANY, (3, 4)))),  # a Cast node for float32 inputs
     ("identity", lambda x: T.identity(x) * 2, _pts((ANY, (3, 4)))),
     ("dimshuffle", lambda x: x.dimshuffle(1, "x", 0) * T.arange(4).dimshuffle(0, "x", "x"), _pts((ANY, (3, 4)))),

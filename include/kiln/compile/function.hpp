@@ -134,6 +134,9 @@ struct Function::Step {
   std::vector<int> input_slots;
   std::vector<int> output_slots;
   std::vector<int> free_after;  // slots whose last use is this step (allow_gc)
+  /// (condition slot, branch) pairs: the step runs only if each condition is non-zero == branch
+  /// (the nodes of lazy IfElse branches); empty: always runs.
+  std::vector<std::pair<int, bool>> guard;
 };
 
 /// Shortcut for Function::compile.
