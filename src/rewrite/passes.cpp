@@ -22,6 +22,7 @@ void register_builtin_rewrites(RewriteDatabase& db) {
   register_static_shape_check(db);
   register_fusion_rewrites(db);
   register_inplace_rewrites(db);
+  register_scan_rewrites(db);
 }
 
 bool is_constant_value(const Var& v, double value) {

@@ -16,6 +16,7 @@ void register_static_shape_check(RewriteDatabase& db);     // static_shapes.cpp
 void register_nnet_rewrites(RewriteDatabase& db);          // nnet.cpp
 void register_fusion_rewrites(RewriteDatabase& db);        // fusion.cpp
 void register_inplace_rewrites(RewriteDatabase& db);       // inplace.cpp
+void register_scan_rewrites(RewriteDatabase& db);          // scan.cpp
 
 /// Raises ValueError, naming the client node and the user's line, if a client of `old_var` could
 /// not work with `new_var` (whose static shape knows more, e.g. a folded constant) in its place.
