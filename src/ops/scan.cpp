@@ -86,13 +86,15 @@ class ScanProgram {
   const Array& output(const Workspace& ws, size_t i) const { return ws.slots[output_slots_[i]]; }
   size_t num_nodes() const { return steps_.size(); }
 
-  /// One step of the loop: every node of the body, in order.
+  /// One step of the loop: every node of the body, in order. The argument vectors are assigned
+  /// in place, so after the first step they reuse their storage instead of allocating.
   void run(Workspace& ws) const {
     for (const Step& step : steps_) {
-      ws.in.clear();
-      for (int s : step.inputs) ws.in.push_back(ws.slots[s]);
+      if (ws.in.size() < step.inputs.size()) ws.in.resize(step.inputs.size());
+      for (size_t i = 0; i < step.inputs.size(); ++i) ws.in[i] = ws.slots[step.inputs[i]];
+      const std::span<const Array> in(ws.in.data(), step.inputs.size());
       ws.out.assign(step.outputs.size(), Array());
-      step.node->op().perform(*step.node, ws.in, ws.out);
+      step.node->op().perform(*step.node, in, ws.out);
       for (size_t i = 0; i < ws.out.size(); ++i) ws.slots[step.outputs[i]] = std::move(ws.out[i]);
     }
   }
@@ -131,20 +133,34 @@ struct StateStore {
   Array values;
   int64_t mintap = 0;
   bool ring = false;
+  std::vector<Array> ring_rows;  // views made once: the initial rows, then the ring's rows
 
   void allocate(int64_t steps) {
     Shape shape = init.shape();
     shape[0] = ring ? mintap + 1 : mintap + steps;
     values = Array::empty(init.dtype(), shape);
-    if (ring) return;
+    if (ring) {
+      for (int64_t i = 0; i < mintap; ++i) ring_rows.push_back(row(init, i));
+      for (int64_t i = 0; i <= mintap; ++i) ring_rows.push_back(row(values, i));
+      return;
+    }
     Shape head = init.shape();
     head[0] = mintap;
     copy_into(init.view(head, init.strides(), init.offset()), values.view(head, values.strides(), values.offset()));
   }
+  // Copies the row at buffer position `position` into `dst` (an assignment that reuses dst's
+  // storage when the row is a cached view).
+  void read(int64_t position, Array& dst) const {
+    if (!ring) {
+      dst = row(values, position);
+      return;
+    }
+    dst = ring_rows[position < mintap ? position : mintap + (position - mintap) % (mintap + 1)];
+  }
   Array at(int64_t position) const {
-    if (!ring) return row(values, position);
-    if (position < mintap) return row(init, position);
-    return row(values, (position - mintap) % values.shape()[0]);
+    Array a;
+    read(position, a);
+    return a;
   }
   // The rows up to step `steps` (for ring storage: the last one only).
   Array result(int64_t steps) const {
@@ -249,13 +265,17 @@ struct ScanRun {
   std::vector<StateStore> states;
   std::vector<Array> collected;  // per collected output: the stacked rows, allocated at step 0
   std::vector<Array> last;       // per collected output kept last-only: the latest value
+  std::vector<Array> rows;       // per state: the row a step writes (reused from step to step)
 };
 
-void check_step_shape(const std::string& label, int64_t t, const std::string& what, const Array& value,
+// Raises when a step's value has another shape than the rows it goes into. `what` and `index`
+// name the value ("new value of state", 0); the message is only built when the check fails.
+void check_step_shape(const std::string& label, int64_t t, const char* what, int index, const Array& value,
                       const Shape& expected) {
-  KILN_USER_CHECK(value.shape() == expected, ValueError)
-      << label << ": at step " << t << " the step function's " << what << " has shape " << shape_str(value.shape())
-      << " but earlier values have shape " << shape_str(expected);
+  if (value.shape() == expected) return;
+  KILN_THROW(ValueError) << label << ": at step " << t << " the step function's " << what << " " << index
+                         << " has shape " << shape_str(value.shape()) << " but earlier values have shape "
+                         << shape_str(expected);
 }
 
 }  // namespace
@@ -281,6 +301,7 @@ void ScanOp::perform(const Apply& node, std::span<const Array> in, std::span<Arr
     st.allocate(run.n);
     run.states.push_back(std::move(st));
   }
+  run.rows.resize(L.n_states());
   run.collected.resize(L.n_nit_sot);
   run.last.resize(L.n_nit_sot);
 
@@ -292,7 +313,7 @@ void ScanOp::perform(const Apply& node, std::span<const Array> in, std::span<Arr
     for (int j = 0; j < L.n_seqs; ++j) prog.input(ws, j) = row(in[L.outer_seq(j)], t);
     for (int s = 0; s < L.n_states(); ++s)
       for (size_t k = 0; k < L.state_taps[s].size(); ++k)
-        prog.input(ws, L.inner_tap(s, static_cast<int>(k))) = run.states[s].at(t + run.states[s].mintap + L.state_taps[s][k]);
+        run.states[s].read(t + run.states[s].mintap + L.state_taps[s][k], prog.input(ws, L.inner_tap(s, static_cast<int>(k))));
     try {
       prog.run(ws);
     } catch (const Error& e) {
@@ -302,15 +323,16 @@ void ScanOp::perform(const Apply& node, std::span<const Array> in, std::span<Arr
     }
     for (int s = 0; s < L.n_states(); ++s) {
       const StateStore& st = run.states[s];
-      Array dst = st.at(t + st.mintap);
+      Array& dst = run.rows[s];
+      st.read(t + st.mintap, dst);
       const Array& value = prog.output(ws, s);
-      check_step_shape(label, t, "new value of state " + std::to_string(s), value, dst.shape());
+      check_step_shape(label, t, "new value of state", s, value, dst.shape());
       copy_into(value, dst);
     }
     for (int k = 0; k < L.n_nit_sot; ++k) {
       const Array& value = prog.output(ws, L.n_states() + k);
       if (L.keep_last[L.n_states() + k]) {
-        if (t > 0) check_step_shape(label, t, "output " + std::to_string(k), value, run.last[k].shape());
+        if (t > 0) check_step_shape(label, t, "output", k, value, run.last[k].shape());
         run.last[k] = value;
         continue;
       }
@@ -320,7 +342,7 @@ void ScanOp::perform(const Apply& node, std::span<const Array> in, std::span<Arr
         run.collected[k] = Array::empty(value.dtype(), shape);
       }
       Array dst = row(run.collected[k], t);
-      check_step_shape(label, t, "output " + std::to_string(k), value, dst.shape());
+      check_step_shape(label, t, "output", k, value, dst.shape());
       copy_into(value, dst);
     }
     if (L.has_until && prog.output(ws, L.n_inner_outputs() - 1).item_as_double() != 0) {

@@ -391,3 +391,20 @@ def test_error_non_negative_output_taps_and_missing_steps():
     out, _ = kiln.scan(lambda a, b: a + b, outputs_info=dict(initial=init, taps=[-2, -1]), n_steps=2)
     with pytest.raises(ValueError, match="initial value of state 0 holds 1 steps.*taps need 2"):
         kiln.function([init], out)(np.ones(1))
+
+
+def test_nested_scan_and_its_gradient():
+    """Each outer step runs an inner loop: row sums of powers x**1..x**k, summed over the rows."""
+    X = T.dmatrix("X")
+    k = 3
+
+    def outer_step(row):
+        powers, _ = kiln.scan(lambda p, row: p * row, outputs_info=T.ones_like(row), non_sequences=row, n_steps=k)
+        return powers.sum()
+
+    sums, _ = kiln.scan(outer_step, sequences=X)
+    f = kiln.function([X], [sums, kiln.grad(sums.sum(), X)])
+    Xv = RNG.uniform(0.5, 1.5, (4, 2))
+    values, g = f(Xv)
+    np.testing.assert_allclose(values, (Xv + Xv ** 2 + Xv ** 3).sum(axis=1))
+    np.testing.assert_allclose(g, 1 + 2 * Xv + 3 * Xv ** 2)
