@@ -6,6 +6,7 @@
 // and results on each call, which the loop does not need, since it hands the body arrays of the
 // body's own types and copies what it keeps into its own output buffers.
 #include <algorithm>
+#include <cstring>
 #include <sstream>
 #include <unordered_map>
 #include <unordered_set>
@@ -176,6 +177,16 @@ struct StateStore {
   }
 };
 
+// Writes a step's value into its row: one memmove in the common case of contiguous arrays of the
+// same dtype (the value may be a view of another row of the same buffer).
+void store_row(const Array& value, const Array& dst) {
+  if (value.dtype() == dst.dtype() && value.is_c_contiguous() && dst.is_c_contiguous()) {
+    std::memmove(dst.data(), value.data(), static_cast<size_t>(value.size()) * value.itemsize());
+    return;
+  }
+  copy_into(value, dst);
+}
+
 std::string scan_label(const std::string& name) { return "scan '" + name + "'"; }
 
 std::vector<int64_t> join_static(const std::vector<int64_t>& a, const std::vector<int64_t>& b) {
@@ -327,7 +338,7 @@ void ScanOp::perform(const Apply& node, std::span<const Array> in, std::span<Arr
       st.read(t + st.mintap, dst);
       const Array& value = prog.output(ws, s);
       check_step_shape(label, t, "new value of state", s, value, dst.shape());
-      copy_into(value, dst);
+      store_row(value, dst);
     }
     for (int k = 0; k < L.n_nit_sot; ++k) {
       const Array& value = prog.output(ws, L.n_states() + k);
@@ -343,7 +354,7 @@ void ScanOp::perform(const Apply& node, std::span<const Array> in, std::span<Arr
       }
       Array dst = row(run.collected[k], t);
       check_step_shape(label, t, "output", k, value, dst.shape());
-      copy_into(value, dst);
+      store_row(value, dst);
     }
     if (L.has_until && prog.output(ws, L.n_inner_outputs() - 1).item_as_double() != 0) {
       ++t;
