@@ -270,15 +270,6 @@ std::vector<TensorType> ScanOp::make_outputs(const std::vector<Var>& inputs) con
 
 namespace {
 
-// The arguments of one Scan run, checked.
-struct ScanRun {
-  int64_t n = 0;
-  std::vector<StateStore> states;
-  std::vector<Array> collected;  // per collected output: the stacked rows, allocated at step 0
-  std::vector<Array> last;       // per collected output kept last-only: the latest value
-  std::vector<Array> rows;       // per state: the row a step writes (reused from step to step)
-};
-
 // Raises when a step's value has another shape than the rows it goes into. `what` and `index`
 // name the value ("new value of state", 0); the message is only built when the check fails.
 void check_step_shape(const std::string& label, int64_t t, const char* what, int index, const Array& value,
@@ -289,99 +280,117 @@ void check_step_shape(const std::string& label, int64_t t, const char* what, int
                          << shape_str(expected);
 }
 
+// One run of a Scan node: checks the outer inputs, feeds the body step after step, stores what
+// each step returns, and hands out the outer outputs.
+class ScanLoop {
+ public:
+  ScanLoop(const ScanLayout& layout, const ScanProgram& program, std::span<const Array> in, std::string label)
+      : L_(layout), prog_(program), in_(in), label_(std::move(label)), ws_(program.workspace()) {
+    n_ = detail::index_value(in[0]);
+    KILN_USER_CHECK(n_ >= 0, ValueError) << label_ << ": n_steps must not be negative, got " << n_;
+    for (int j = 0; j < L_.n_seqs; ++j)
+      KILN_USER_CHECK(in[L_.outer_seq(j)].shape()[0] >= n_, ValueError)
+          << label_ << ": sequence " << j << " has " << in[L_.outer_seq(j)].shape()[0]
+          << " steps (after its taps), fewer than n_steps = " << n_;
+    for (int s = 0; s < L_.n_states(); ++s) {
+      StateStore st;
+      st.init = in[L_.outer_init(s)];
+      st.mintap = L_.mintap(s);
+      KILN_USER_CHECK(st.init.shape()[0] >= st.mintap, ValueError)
+          << label_ << ": the initial value of state " << s << " holds " << st.init.shape()[0]
+          << " steps along its first axis but its taps need " << st.mintap;
+      st.ring = L_.keep_last[s];
+      st.allocate(n_);
+      states_.push_back(std::move(st));
+    }
+    rows_.resize(L_.n_states());
+    collected_.resize(L_.n_nit_sot);
+    for (int k = 0; k < L_.n_non_seqs; ++k) prog_.input(ws_, L_.inner_non_seq(k)) = in[L_.outer_non_seq(k)];
+  }
+
+  /// Runs the steps; returns how many ran (fewer than n_steps when the until condition held).
+  int64_t run() {
+    for (int64_t t = 0; t < n_; ++t) {
+      feed(t);
+      try {
+        prog_.run(ws_);
+      } catch (const Error& e) {
+        if (e.kind() == ErrorKind::InternalError) throw;
+        throw Error(e.kind(), label_ + ", step " + std::to_string(t) + ": " + e.message());
+      }
+      store(t);
+      if (L_.has_until && prog_.output(ws_, L_.n_inner_outputs() - 1).item_as_double() != 0) return t + 1;
+    }
+    return n_;
+  }
+
+  void results(const Apply& node, int64_t steps, std::span<Array> out) const {
+    for (int s = 0; s < L_.n_states(); ++s) out[s] = states_[s].result(steps);
+    for (int k = 0; k < L_.n_nit_sot; ++k) {
+      const int o = L_.n_states() + k;
+      const Array& c = collected_[k];
+      if (steps == 0) {  // no step ran: the row shape is only known statically
+        const Variable* ov = node.output_ptr(o);
+        Shape shape = {0};
+        for (size_t d = 1; d < ov->type().shape().size(); ++d) shape.push_back(std::max<int64_t>(ov->type().shape()[d], 0));
+        out[o] = Array::empty(ov->dtype(), shape);
+        continue;
+      }
+      Shape shape = c.shape();
+      shape[0] = L_.keep_last[o] ? 1 : steps;
+      out[o] = c.view(shape, c.strides(), c.offset());
+    }
+    out[L_.n_outer_outputs() - 1] = Array::scalar_int(steps);
+  }
+
+ private:
+  void feed(int64_t t) {
+    for (int j = 0; j < L_.n_seqs; ++j) prog_.input(ws_, j) = row(in_[L_.outer_seq(j)], t);
+    for (int s = 0; s < L_.n_states(); ++s)
+      for (size_t k = 0; k < L_.state_taps[s].size(); ++k)
+        states_[s].read(t + states_[s].mintap + L_.state_taps[s][k], prog_.input(ws_, L_.inner_tap(s, static_cast<int>(k))));
+  }
+
+  // Copies the step's values into their rows (a collected output kept last-only has one row,
+  // rewritten at every step).
+  void store(int64_t t) {
+    for (int s = 0; s < L_.n_states(); ++s) {
+      Array& dst = rows_[s];
+      states_[s].read(t + states_[s].mintap, dst);
+      const Array& value = prog_.output(ws_, s);
+      check_step_shape(label_, t, "new value of state", s, value, dst.shape());
+      store_row(value, dst);
+    }
+    for (int k = 0; k < L_.n_nit_sot; ++k) {
+      const int o = L_.n_states() + k;
+      const Array& value = prog_.output(ws_, o);
+      if (t == 0) {
+        Shape shape = value.shape();
+        shape.insert(shape.begin(), L_.keep_last[o] ? 1 : n_);
+        collected_[k] = Array::empty(value.dtype(), shape);
+      }
+      Array dst = row(collected_[k], L_.keep_last[o] ? 0 : t);
+      check_step_shape(label_, t, "output", k, value, dst.shape());
+      store_row(value, dst);
+    }
+  }
+
+  const ScanLayout& L_;
+  const ScanProgram& prog_;
+  std::span<const Array> in_;
+  std::string label_;
+  ScanProgram::Workspace ws_;
+  int64_t n_ = 0;
+  std::vector<StateStore> states_;
+  std::vector<Array> rows_;       // per state: the row a step writes (reused from step to step)
+  std::vector<Array> collected_;  // per collected output: its rows, allocated at step 0
+};
+
 }  // namespace
 
 void ScanOp::perform(const Apply& node, std::span<const Array> in, std::span<Array> out) const {
-  const ScanLayout& L = layout_;
-  const std::string label = scan_label(name_);
-  ScanRun run;
-  run.n = detail::index_value(in[0]);
-  KILN_USER_CHECK(run.n >= 0, ValueError) << label << ": n_steps must not be negative, got " << run.n;
-  for (int j = 0; j < L.n_seqs; ++j)
-    KILN_USER_CHECK(in[L.outer_seq(j)].shape()[0] >= run.n, ValueError)
-        << label << ": sequence " << j << " has " << in[L.outer_seq(j)].shape()[0] << " steps (after its taps), fewer than n_steps = "
-        << run.n;
-  for (int s = 0; s < L.n_states(); ++s) {
-    StateStore st;
-    st.init = in[L.outer_init(s)];
-    st.mintap = L.mintap(s);
-    KILN_USER_CHECK(st.init.shape()[0] >= st.mintap, ValueError)
-        << label << ": the initial value of state " << s << " holds " << st.init.shape()[0]
-        << " steps along its first axis but its taps need " << st.mintap;
-    st.ring = L.keep_last[s];
-    st.allocate(run.n);
-    run.states.push_back(std::move(st));
-  }
-  run.rows.resize(L.n_states());
-  run.collected.resize(L.n_nit_sot);
-  run.last.resize(L.n_nit_sot);
-
-  const ScanProgram& prog = program();
-  ScanProgram::Workspace ws = prog.workspace();
-  for (int k = 0; k < L.n_non_seqs; ++k) prog.input(ws, L.inner_non_seq(k)) = in[L.outer_non_seq(k)];
-  int64_t t = 0;
-  for (; t < run.n; ++t) {
-    for (int j = 0; j < L.n_seqs; ++j) prog.input(ws, j) = row(in[L.outer_seq(j)], t);
-    for (int s = 0; s < L.n_states(); ++s)
-      for (size_t k = 0; k < L.state_taps[s].size(); ++k)
-        run.states[s].read(t + run.states[s].mintap + L.state_taps[s][k], prog.input(ws, L.inner_tap(s, static_cast<int>(k))));
-    try {
-      prog.run(ws);
-    } catch (const Error& e) {
-      if (e.kind() == ErrorKind::InternalError) throw;
-      Error wrapped(e.kind(), label + ", step " + std::to_string(t) + ": " + e.message());
-      throw wrapped;
-    }
-    for (int s = 0; s < L.n_states(); ++s) {
-      const StateStore& st = run.states[s];
-      Array& dst = run.rows[s];
-      st.read(t + st.mintap, dst);
-      const Array& value = prog.output(ws, s);
-      check_step_shape(label, t, "new value of state", s, value, dst.shape());
-      store_row(value, dst);
-    }
-    for (int k = 0; k < L.n_nit_sot; ++k) {
-      const Array& value = prog.output(ws, L.n_states() + k);
-      if (L.keep_last[L.n_states() + k]) {
-        if (t > 0) check_step_shape(label, t, "output", k, value, run.last[k].shape());
-        run.last[k] = value;
-        continue;
-      }
-      if (t == 0) {
-        Shape shape = value.shape();
-        shape.insert(shape.begin(), run.n);
-        run.collected[k] = Array::empty(value.dtype(), shape);
-      }
-      Array dst = row(run.collected[k], t);
-      check_step_shape(label, t, "output", k, value, dst.shape());
-      store_row(value, dst);
-    }
-    if (L.has_until && prog.output(ws, L.n_inner_outputs() - 1).item_as_double() != 0) {
-      ++t;
-      break;
-    }
-  }
-  const int64_t steps = t;
-  for (int s = 0; s < L.n_states(); ++s) out[s] = run.states[s].result(steps);
-  for (int k = 0; k < L.n_nit_sot; ++k) {
-    const int o = L.n_states() + k;
-    const Variable* ov = node.output_ptr(o);
-    if (steps == 0) {  // no step ran: the row shape is only known statically
-      Shape shape = {0};
-      for (size_t d = 1; d < ov->type().shape().size(); ++d) shape.push_back(std::max<int64_t>(ov->type().shape()[d], 0));
-      out[o] = Array::empty(ov->dtype(), shape);
-    } else if (L.keep_last[o]) {
-      Shape shape = run.last[k].shape();
-      shape.insert(shape.begin(), 1);
-      out[o] = Array::empty(ov->dtype(), shape);
-      copy_into(run.last[k], row(out[o], 0));
-    } else {
-      Shape shape = run.collected[k].shape();
-      shape[0] = steps;
-      out[o] = run.collected[k].view(shape, run.collected[k].strides(), run.collected[k].offset());
-    }
-  }
-  out[L.n_outer_outputs() - 1] = Array::scalar_int(steps);
+  ScanLoop loop(layout_, program(), in, scan_label(name_));
+  loop.results(node, loop.run(), out);
 }
 
 // Output shapes from the outer inputs' shapes. The row shape of a collected output comes from
@@ -455,6 +464,12 @@ std::vector<Var> make_scan_node(std::shared_ptr<const ScanBody> body, ScanLayout
   return make_node(std::make_shared<ScanOp>(std::move(body), std::move(layout), truncate_gradient, std::move(mode),
                                             std::move(name)),
                    std::move(outer_inputs));
+}
+
+Var with_leading_axis(const Var& x) {
+  std::vector<int> pattern = {-1};
+  for (int d = 0; d < x->ndim(); ++d) pattern.push_back(d);
+  return dimshuffle(x, pattern);
 }
 
 const ScanOp* as_scan(const Apply& node) { return dynamic_cast<const ScanOp*>(&node.op()); }

@@ -89,9 +89,7 @@ void add_state(ScanParts& parts, const ScanOutputInfo& info, size_t i) {
   const bool sit_sot = mintap == 1 && info.taps.size() == 1;
   TensorType tap_type = init->type();
   if (sit_sot) {
-    std::vector<int> pattern = {-1};
-    for (int d = 0; d < init->ndim(); ++d) pattern.push_back(d);
-    st.init = dimshuffle(init, pattern);
+    st.init = detail::with_leading_axis(init);
   } else {
     KILN_USER_CHECK(init->ndim() >= 1, ValueError)
         << "scan: outputs_info[" << i << "] has taps " << taps_str(info.taps) << ", so its initial value must hold the "
@@ -249,9 +247,7 @@ ScanResult scan(const ScanStepFunction& fn, const std::vector<ScanSequence>& seq
     ScanParts::State st;
     st.taps = {-1};
     st.inner = {placeholder(target->type(), target->name().empty() ? "shared[t-1]" : target->name() + "[t-1]")};
-    std::vector<int> pattern = {-1};
-    for (int d = 0; d < target->ndim(); ++d) pattern.push_back(d);
-    st.init = dimshuffle(target, pattern);
+    st.init = detail::with_leading_axis(target);
     st.step = value;
     st.shared = target;
     replace[target.get()] = st.inner[0];

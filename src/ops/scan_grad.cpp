@@ -30,186 +30,218 @@ Var reversed_rows(const Var& x, const Var& a, const Var& b) {
 
 Var row_at(const Var& x, int64_t i) { return subtensor(x, {Index::at(i)}); }
 
-Var with_leading_axis(const Var& x) {
-  std::vector<int> pattern = {-1};
-  for (int d = 0; d < x->ndim(); ++d) pattern.push_back(d);
-  return dimshuffle(x, pattern);
-}
-
 Var unknown_like(const Var& v, const std::string& name) {
   return Variable::input(TensorType(v->dtype(), std::vector<int64_t>(v->ndim(), kUnknownDim)), name);
 }
 
-// The backward loop under construction: its body's placeholders and outputs, and its outer inputs.
-struct Backward {
-  std::vector<Var> seq_inner, seq_outer;
-  std::vector<Var> state_inner, state_init, state_step;
-  std::vector<Var> collected;
-  std::vector<Var> non_seq_inner, non_seq_outer;
+// The backward loop under construction, one stage per method: record the forward values it reads,
+// set up the cotangents of the recomputed step, differentiate the step, then assemble the loop
+// and the gradients of the forward node's inputs.
+class Backward {
+ public:
+  Backward(const ScanOp& op, const Apply& node, const std::vector<Var>& output_grads)
+      : op_(op), L_(op.layout()), node_(node), g_(output_grads), fwd_in_(op.body().inputs) {
+    steps_run_ = node.output(L_.n_outer_outputs() - 1);
+    K_ = op.truncate_gradient() < 0 ? steps_run_ : minimum(steps_run_, int64_constant(op.truncate_gradient()));
+    start_ = sub(steps_run_, K_);
+  }
 
+  std::vector<Var> run() {
+    record_forward_values();
+    add_cotangents();
+    std::vector<Var> wrt = differentiated_inputs();
+    std::vector<Var> result(node_.inputs().size());
+    if (f_.empty() || wrt.empty()) return result;
+    GradOptions options;
+    options.disconnected_inputs = "ignore";
+    options.return_disconnected = "zero";
+    d_ = Lop(f_, wrt, cot_, options);
+    add_step_results();
+    std::vector<Var> back = make_loop();
+    outer_gradients(back, result);
+    return result;
+  }
+
+ private:
+  // Rows [start + offset, steps_run + offset) of x, last step first.
+  Var visited_rows(const Var& x, int offset) const {
+    return reversed_rows(x, add(start_, int64_constant(offset)), add(steps_run_, int64_constant(offset)));
+  }
   Var add_sequence(const Var& inner_like, const Var& outer, const std::string& name) {
-    seq_inner.push_back(unknown_like(inner_like, name));
-    seq_outer.push_back(outer);
-    return seq_inner.back();
+    seq_inner_.push_back(unknown_like(inner_like, name));
+    seq_outer_.push_back(outer);
+    return seq_inner_.back();
   }
-  // A carried value (taps {-1}) starting at `init`; returns its placeholder. Its new value is
-  // set later through state_step.
-  Var add_carried(const Var& init, const std::string& name) {
-    state_inner.push_back(unknown_like(init, name));
-    state_init.push_back(with_leading_axis(init));
-    state_step.push_back(nullptr);
-    return state_inner.back();
+  // A value carried from step to step (taps {-1}) starting at `init`; its new value is set later.
+  int add_carried(const Var& init, const std::string& name) {
+    state_inner_.push_back(unknown_like(init, name));
+    state_init_.push_back(with_leading_axis(init));
+    state_step_.push_back(nullptr);
+    return static_cast<int>(state_inner_.size()) - 1;
   }
+
+  // Sequences of the backward loop: the forward sequences and the state rows each step read;
+  // non-sequences: the forward ones. Each replaces its forward placeholder.
+  void record_forward_values() {
+    for (int j = 0; j < L_.n_seqs; ++j)
+      replace_[fwd_in_[j].get()] = add_sequence(fwd_in_[j], visited_rows(node_.input(L_.outer_seq(j)), 0), fwd_in_[j]->name());
+    for (int s = 0; s < L_.n_states(); ++s)
+      for (size_t k = 0; k < L_.state_taps[s].size(); ++k) {
+        const Var& p = fwd_in_[L_.inner_tap(s, static_cast<int>(k))];
+        // Step t reads buffer row t + mintap + tap.
+        replace_[p.get()] = add_sequence(p, visited_rows(node_.output(s), L_.mintap(s) + L_.state_taps[s][k]), p->name());
+      }
+    for (int k = 0; k < L_.n_non_seqs; ++k) {
+      const Var& p = fwd_in_[L_.inner_non_seq(k)];
+      non_seq_inner_.push_back(unknown_like(p, p->name()));
+      non_seq_outer_.push_back(node_.input(L_.outer_non_seq(k)));
+      replace_[p.get()] = non_seq_inner_.back();
+    }
+  }
+
+  // The forward step recomputed from the recorded values, and the cotangent of each float output:
+  // the output gradient at that step, plus for a state the partial gradient its later readers
+  // left in the window.
+  void add_cotangents() {
+    const auto& outs = op_.body().outputs;
+    std::vector<Var> step_outputs(outs.begin(), outs.begin() + L_.n_states() + L_.n_nit_sot);
+    std::vector<Var> recomputed = clone_graph(step_outputs, replace_);
+    windows_.assign(L_.n_states(), nullptr);
+    window_slot_.assign(L_.n_states(), -1);
+    for (int s = 0; s < L_.n_states(); ++s) {
+      if (!is_float(outs[s]->dtype())) continue;
+      const int m = L_.mintap(s);
+      Var g_rows = add_sequence(outs[s], visited_rows(g_[s], m), "grad_state" + std::to_string(s));
+      std::vector<Var> window_shape = {int64_constant(m)};
+      for (int d = 1; d < node_.output_ptr(s)->ndim(); ++d) window_shape.push_back(shape_i(node_.input(L_.outer_init(s)), d));
+      window_slot_[s] = add_carried(zeros(window_shape, outs[s]->dtype()), "window" + std::to_string(s));
+      windows_[s] = state_inner_[window_slot_[s]];
+      f_.push_back(recomputed[s]);
+      cot_.push_back(add(g_rows, row_at(windows_[s], m - 1)));
+    }
+    for (int k = 0; k < L_.n_nit_sot; ++k) {
+      const int o = L_.n_states() + k;
+      if (!is_float(outs[o]->dtype())) continue;
+      f_.push_back(recomputed[o]);
+      cot_.push_back(add_sequence(outs[o], visited_rows(g_[o], 0), "grad_out" + std::to_string(k)));
+    }
+  }
+
+  // Float sequences, float states' taps, float non-sequences, in that order.
+  std::vector<Var> differentiated_inputs() const {
+    std::vector<Var> wrt;
+    for (int j = 0; j < L_.n_seqs; ++j)
+      if (is_float(fwd_in_[j]->dtype())) wrt.push_back(replace_.at(fwd_in_[j].get()));
+    for (int s = 0; s < L_.n_states(); ++s)
+      if (windows_[s])
+        for (size_t k = 0; k < L_.state_taps[s].size(); ++k)
+          wrt.push_back(replace_.at(fwd_in_[L_.inner_tap(s, static_cast<int>(k))].get()));
+    for (int k = 0; k < L_.n_non_seqs; ++k)
+      if (is_float(fwd_in_[L_.inner_non_seq(k)]->dtype())) wrt.push_back(non_seq_inner_[k]);
+    return wrt;
+  }
+
+  // The backward step's results: per-step sequence gradients, the windows shifted by one row
+  // (W'[j] = W[j-1] + the gradients of the taps reading row t + j), accumulators summed.
+  void add_step_results() {
+    size_t next = 0;
+    seq_grad_index_.assign(L_.n_seqs, -1);
+    for (int j = 0; j < L_.n_seqs; ++j)
+      if (is_float(fwd_in_[j]->dtype())) {
+        seq_grad_index_[j] = static_cast<int>(collected_.size());
+        collected_.push_back(d_[next++]);
+      }
+    for (int s = 0; s < L_.n_states(); ++s) {
+      if (!windows_[s]) continue;
+      const int m = L_.mintap(s);
+      std::vector<Var> rows(m);
+      for (int j = 0; j < m; ++j) rows[j] = j > 0 ? row_at(windows_[s], j - 1) : zeros_like(row_at(windows_[s], 0));
+      for (size_t k = 0; k < L_.state_taps[s].size(); ++k) {
+        const int j = m + L_.state_taps[s][k];
+        rows[j] = add(rows[j], d_[next++]);
+      }
+      state_step_[window_slot_[s]] = stack(rows);
+    }
+    accumulator_.assign(L_.n_non_seqs, -1);
+    for (int k = 0; k < L_.n_non_seqs; ++k) {
+      if (!is_float(fwd_in_[L_.inner_non_seq(k)]->dtype())) continue;
+      accumulator_[k] = add_carried(zeros_like(node_.input(L_.outer_non_seq(k))), "grad_acc" + std::to_string(k));
+      state_step_[accumulator_[k]] = add(state_inner_[accumulator_[k]], d_[next++]);
+    }
+  }
+
+  std::vector<Var> make_loop() const {
+    ScanLayout bl;
+    auto body = std::make_shared<ScanBody>();
+    body->inputs = seq_inner_;
+    bl.n_seqs = static_cast<int>(seq_inner_.size());
+    std::vector<Var> outer = {K_};
+    outer.insert(outer.end(), seq_outer_.begin(), seq_outer_.end());
+    for (size_t i = 0; i < state_inner_.size(); ++i) {
+      bl.state_taps.push_back({-1});
+      body->inputs.push_back(state_inner_[i]);
+      body->outputs.push_back(state_step_[i]);
+      outer.push_back(state_init_[i]);
+    }
+    body->outputs.insert(body->outputs.end(), collected_.begin(), collected_.end());
+    bl.n_nit_sot = static_cast<int>(collected_.size());
+    body->inputs.insert(body->inputs.end(), non_seq_inner_.begin(), non_seq_inner_.end());
+    bl.n_non_seqs = static_cast<int>(non_seq_inner_.size());
+    outer.insert(outer.end(), non_seq_outer_.begin(), non_seq_outer_.end());
+    return make_scan_node(body, bl, -1, op_.mode(), "grad_of_" + op_.label(), outer);
+  }
+
+  void outer_gradients(const std::vector<Var>& back, std::vector<Var>& result) const {
+    const int n_back_states = static_cast<int>(state_inner_.size());
+    auto final_value = [&](int i) { return row_at(back[i], -1); };
+    for (int j = 0; j < L_.n_seqs; ++j) {
+      if (seq_grad_index_[j] < 0) continue;
+      const Var& x = node_.input(L_.outer_seq(j));
+      Var rows = subtensor(back[n_back_states + seq_grad_index_[j]], {Index::slice(std::nullopt, std::nullopt, -1)});
+      result[L_.outer_seq(j)] = inc_subtensor(subtensor(zeros_like(x), {Index::slice(start_, steps_run_)}), rows);
+    }
+    for (int s = 0; s < L_.n_states(); ++s) {
+      if (!windows_[s]) continue;
+      const Var& init = node_.input(L_.outer_init(s));
+      Var direct = subtensor(g_[s], {Index::slice(0, L_.mintap(s))});
+      Var through_loop = final_value(window_slot_[s]);
+      // Truncated: the window holds gradients of later rows, not of the initial values.
+      if (op_.truncate_gradient() >= 0)
+        through_loop = switch_cond(eq(K_, steps_run_), through_loop, zeros_like(through_loop));
+      Var total = add(direct, through_loop);
+      // The buffer may be longer than mintap rows; rows past mintap are not read.
+      result[L_.outer_init(s)] =
+          init->type().shape()[0] == L_.mintap(s)
+              ? total
+              : inc_subtensor(subtensor(zeros_like(init), {Index::slice(0, L_.mintap(s))}), total);
+    }
+    for (int k = 0; k < L_.n_non_seqs; ++k)
+      if (accumulator_[k] >= 0) result[L_.outer_non_seq(k)] = final_value(accumulator_[k]);
+  }
+
+  const ScanOp& op_;
+  const ScanLayout& L_;
+  const Apply& node_;
+  const std::vector<Var>& g_;
+  const std::vector<Var>& fwd_in_;
+  Var steps_run_, K_, start_;
+  std::map<const Variable*, Var> replace_;  // forward placeholders -> backward ones
+  std::vector<Var> seq_inner_, seq_outer_;
+  std::vector<Var> state_inner_, state_init_, state_step_;
+  std::vector<Var> collected_;
+  std::vector<Var> non_seq_inner_, non_seq_outer_;
+  std::vector<Var> f_, cot_, d_;
+  std::vector<Var> windows_;
+  std::vector<int> window_slot_, seq_grad_index_, accumulator_;
 };
 
 }  // namespace
 
 std::vector<Var> ScanOp::L_op(const Apply& node, const std::vector<Var>& g) const {
-  const ScanLayout& L = layout_;
-  for (bool kept : L.keep_last)
+  for (bool kept : layout_.keep_last)
     KILN_USER_CHECK(!kept, NotImplementedError)
         << "scan '" << name_ << "': no gradient after the loop was rewritten to keep only last values";
-  const Var steps_run = node.output(L.n_outer_outputs() - 1);
-  const Var K = truncate_gradient_ < 0 ? steps_run : minimum(steps_run, int64_constant(truncate_gradient_));
-  const Var start = sub(steps_run, K);
-  const auto& fwd_in = body_->inputs;
-
-  Backward bw;
-  std::map<const Variable*, Var> replace;  // forward placeholders -> backward ones
-  for (int j = 0; j < L.n_seqs; ++j)
-    replace[fwd_in[j].get()] = bw.add_sequence(fwd_in[j], reversed_rows(node.input(L.outer_seq(j)), start, steps_run),
-                                               fwd_in[j]->name());
-  for (int s = 0; s < L.n_states(); ++s)
-    for (size_t k = 0; k < L.state_taps[s].size(); ++k) {
-      const int offset = L.mintap(s) + L.state_taps[s][k];  // buffer row read at step t: t + offset
-      const Var& p = fwd_in[L.inner_tap(s, static_cast<int>(k))];
-      replace[p.get()] = bw.add_sequence(
-          p, reversed_rows(node.output(s), add(start, int64_constant(offset)), add(steps_run, int64_constant(offset))),
-          p->name());
-    }
-  for (int k = 0; k < L.n_non_seqs; ++k) {
-    const Var& p = fwd_in[L.inner_non_seq(k)];
-    bw.non_seq_inner.push_back(unknown_like(p, p->name()));
-    bw.non_seq_outer.push_back(node.input(L.outer_non_seq(k)));
-    replace[p.get()] = bw.non_seq_inner.back();
-  }
-
-  // The forward step, recomputed inside the backward loop from the recorded values.
-  std::vector<Var> step_outputs(body_->outputs.begin(), body_->outputs.begin() + L.n_states() + L.n_nit_sot);
-  std::vector<Var> recomputed = clone_graph(step_outputs, replace);
-
-  // Cotangents of the step's outputs: the output gradient at that step, plus for a state the
-  // partial gradient its later readers left in the window.
-  std::vector<Var> f, cot;
-  std::vector<Var> windows(L.n_states());
-  std::vector<int> window_slot(L.n_states(), -1);  // position among the backward loop's states
-  for (int s = 0; s < L.n_states(); ++s) {
-    if (!is_float(body_->outputs[s]->dtype())) continue;
-    const int m = L.mintap(s);
-    Var g_rows = bw.add_sequence(body_->outputs[s],
-                                 reversed_rows(g[s], add(start, int64_constant(m)), add(steps_run, int64_constant(m))),
-                                 "grad_state" + std::to_string(s));
-    std::vector<Var> window_shape = {int64_constant(m)};
-    for (int d = 1; d < node.output_ptr(s)->ndim(); ++d) window_shape.push_back(shape_i(node.input(L.outer_init(s)), d));
-    window_slot[s] = static_cast<int>(bw.state_inner.size());
-    windows[s] = bw.add_carried(zeros(window_shape, body_->outputs[s]->dtype()), "window" + std::to_string(s));
-    f.push_back(recomputed[s]);
-    cot.push_back(add(g_rows, row_at(windows[s], m - 1)));
-  }
-  for (int k = 0; k < L.n_nit_sot; ++k) {
-    const int o = L.n_states() + k;
-    if (!is_float(body_->outputs[o]->dtype())) continue;
-    f.push_back(recomputed[o]);
-    cot.push_back(bw.add_sequence(body_->outputs[o], reversed_rows(g[o], start, steps_run), "grad_out" + std::to_string(k)));
-  }
-
-  // What to differentiate with respect to: float sequences, float states' taps, float non-sequences.
-  std::vector<Var> wrt;
-  for (int j = 0; j < L.n_seqs; ++j)
-    if (is_float(fwd_in[j]->dtype())) wrt.push_back(replace[fwd_in[j].get()]);
-  for (int s = 0; s < L.n_states(); ++s)
-    if (windows[s])
-      for (size_t k = 0; k < L.state_taps[s].size(); ++k) wrt.push_back(replace[fwd_in[L.inner_tap(s, static_cast<int>(k))].get()]);
-  for (int k = 0; k < L.n_non_seqs; ++k)
-    if (is_float(fwd_in[L.inner_non_seq(k)]->dtype())) wrt.push_back(bw.non_seq_inner[k]);
-  std::vector<Var> result(node.inputs().size());
-  if (f.empty() || wrt.empty()) return result;
-  GradOptions options;
-  options.disconnected_inputs = "ignore";
-  options.return_disconnected = "zero";
-  std::vector<Var> d = Lop(f, wrt, cot, options);
-
-  // The backward step's results: per-step sequence gradients, shifted windows, accumulators.
-  size_t next = 0;
-  std::vector<int> seq_grad_index(L.n_seqs, -1);
-  for (int j = 0; j < L.n_seqs; ++j)
-    if (is_float(fwd_in[j]->dtype())) {
-      seq_grad_index[j] = static_cast<int>(bw.collected.size());
-      bw.collected.push_back(d[next++]);
-    }
-  for (int s = 0; s < L.n_states(); ++s) {
-    if (!windows[s]) continue;
-    const int m = L.mintap(s);
-    std::vector<Var> rows(m);
-    for (int j = 0; j < m; ++j) rows[j] = j > 0 ? row_at(windows[s], j - 1) : zeros_like(row_at(windows[s], 0));
-    for (size_t k = 0; k < L.state_taps[s].size(); ++k) {
-      const int j = m + L.state_taps[s][k];
-      rows[j] = add(rows[j], d[next++]);
-    }
-    bw.state_step[window_slot[s]] = stack(rows);
-  }
-  std::vector<int> accumulator(L.n_non_seqs, -1);
-  for (int k = 0; k < L.n_non_seqs; ++k) {
-    if (!is_float(fwd_in[L.inner_non_seq(k)]->dtype())) continue;
-    accumulator[k] = static_cast<int>(bw.state_inner.size());
-    Var acc = bw.add_carried(zeros_like(node.input(L.outer_non_seq(k))), "grad_acc" + std::to_string(k));
-    bw.state_step.back() = add(acc, d[next++]);
-  }
-  // States of the backward loop: the windows of float states, then the accumulators.
-  ScanLayout bl;
-  auto body = std::make_shared<ScanBody>();
-  body->inputs = bw.seq_inner;
-  bl.n_seqs = static_cast<int>(bw.seq_inner.size());
-  std::vector<Var> outer = {K};
-  outer.insert(outer.end(), bw.seq_outer.begin(), bw.seq_outer.end());
-  for (size_t i = 0; i < bw.state_inner.size(); ++i) {
-    bl.state_taps.push_back({-1});
-    body->inputs.push_back(bw.state_inner[i]);
-    body->outputs.push_back(bw.state_step[i]);
-    outer.push_back(bw.state_init[i]);
-  }
-  body->outputs.insert(body->outputs.end(), bw.collected.begin(), bw.collected.end());
-  bl.n_nit_sot = static_cast<int>(bw.collected.size());
-  body->inputs.insert(body->inputs.end(), bw.non_seq_inner.begin(), bw.non_seq_inner.end());
-  bl.n_non_seqs = static_cast<int>(bw.non_seq_inner.size());
-  outer.insert(outer.end(), bw.non_seq_outer.begin(), bw.non_seq_outer.end());
-  std::vector<Var> back = make_scan_node(body, bl, -1, mode_, "grad_of_" + name_, outer);
-  const int n_back_states = bl.n_states();
-  auto final_value = [&](int i) { return row_at(back[i], -1); };
-
-  // Gradients of the outer inputs.
-  for (int j = 0; j < L.n_seqs; ++j) {
-    if (seq_grad_index[j] < 0) continue;
-    const Var& x = node.input(L.outer_seq(j));
-    Var rows = subtensor(back[n_back_states + seq_grad_index[j]], {Index::slice(std::nullopt, std::nullopt, -1)});
-    result[L.outer_seq(j)] = inc_subtensor(subtensor(zeros_like(x), {Index::slice(start, steps_run)}), rows);
-  }
-  for (int s = 0; s < L.n_states(); ++s) {
-    if (!windows[s]) continue;
-    const Var& init = node.input(L.outer_init(s));
-    Var direct = subtensor(g[s], {Index::slice(0, L.mintap(s))});
-    Var through_loop = final_value(window_slot[s]);
-    // Truncated: the window holds gradients of later rows, not of the initial values.
-    if (truncate_gradient_ >= 0) through_loop = switch_cond(eq(K, steps_run), through_loop, zeros_like(through_loop));
-    Var total = add(direct, through_loop);
-    // The buffer may be longer than mintap rows; rows past mintap are not read.
-    result[L.outer_init(s)] = init->type().shape()[0] == L.mintap(s)
-                                  ? total
-                                  : inc_subtensor(subtensor(zeros_like(init), {Index::slice(0, L.mintap(s))}), total);
-  }
-  for (int k = 0; k < L.n_non_seqs; ++k)
-    if (accumulator[k] >= 0) result[L.outer_non_seq(k)] = final_value(accumulator[k]);
-  return result;
+  return Backward(*this, node, g).run();
 }
 
 }  // namespace kiln::detail

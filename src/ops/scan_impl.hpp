@@ -96,6 +96,9 @@ class ScanOp final : public Op {
 std::vector<Var> make_scan_node(std::shared_ptr<const ScanBody> body, ScanLayout layout, int truncate_gradient,
                                 std::string mode, std::string name, std::vector<Var> outer_inputs);
 
+/// x with a new leading axis of size 1 (a state's initial buffer for taps {-1}).
+Var with_leading_axis(const Var& x);
+
 /// The ScanOp of `node`, or nullptr.
 const ScanOp* as_scan(const Apply& node);
 

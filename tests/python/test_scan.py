@@ -408,3 +408,39 @@ def test_nested_scan_and_its_gradient():
     values, g = f(Xv)
     np.testing.assert_allclose(values, (Xv + Xv ** 2 + Xv ** 3).sum(axis=1))
     np.testing.assert_allclose(g, 1 + 2 * Xv + 3 * Xv ** 2)
+
+
+def test_collected_output_read_only_at_its_end_keeps_one_row():
+    x = T.dvector("x")
+    (acc, sq), _ = kiln.scan(lambda xt, a: [a + xt, xt ** 2], sequences=x, outputs_info=[np.float64(0.0), None])
+    f = kiln.function([x], [acc, sq[-1]])
+    (node,) = compiled_scan_nodes(f)
+    assert "last_only=1" in str(node.op)  # the collected output; the state is returned whole
+    a, last = f(np.array([1.0, 2.0, 3.0]))
+    np.testing.assert_allclose(a, [1, 3, 6])
+    assert last == 9.0
+
+
+def test_random_state_update_after_zero_steps_keeps_the_state():
+    srng = RandomStreams(seed=3)
+    n = T.lscalar("n")
+    out, updates = kiln.scan(lambda: srng.uniform((), dtype="float64"), n_steps=n)
+    f = kiln.function([n], out, updates=updates)
+    (state,) = updates.keys()
+    before = state.get_value().copy()
+    assert f(0).shape == (0,)
+    np.testing.assert_array_equal(state.get_value(), before)
+    assert f(3).shape == (3,)
+    assert not np.array_equal(state.get_value(), before)
+
+
+def test_last_only_outputs_that_are_views_of_states():
+    """prev is the state's previous value itself (a view of the loop's rows): keeping only its
+    last row must copy it before the loop writes over it."""
+    x = T.dvector("x")
+    (acc, prev), _ = kiln.scan(lambda xt, a: [a + xt, a], sequences=x, outputs_info=[np.float64(0.0), None])
+    f = kiln.function([x], [acc[-1], prev[-1]])
+    assert all("last_only" in str(n.op) for n in compiled_scan_nodes(f))
+    xv = np.array([1.0, 2.0, 3.0, 4.0])
+    total, before_last = f(xv)
+    assert total == 10.0 and before_last == 6.0
