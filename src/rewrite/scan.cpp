@@ -4,8 +4,9 @@
 //   non-sequences or constants computes the same value at every step; compute it once before the
 //   loop and pass the result in as a new non-sequence (Halide's and LLVM's LICM).
 // scan_save_mem (specialize): when every reader of a loop output takes only its last row
-//   (out[-1], or out[m:][-1] as kiln.scan's own slicing of a state's initial rows spells it), the
-//   loop keeps just that row instead of one row per step (Theano's scan_save_mem).
+//   (out[-1], or out[m:][-1] as kiln.scan's own slicing of a state's initial rows spells it), or
+//   nothing reads it, the loop keeps just that row instead of one row per step (Theano's
+//   scan_save_mem).
 #include <map>
 #include <set>
 
@@ -81,10 +82,10 @@ std::optional<std::vector<Var>> pushout_invariants(const FunctionGraph&, const A
 
 bool is_last_row(const Apply* node) { return node && node->op().name() == "Subtensor{-1}"; }
 
-// Whether `v` is only ever read as v[-1] or v[m:][-1].
+// Whether `v` is only ever read as v[-1] or v[m:][-1], or not read at all (a gradient loop's
+// carried window, which only the steps need).
 bool only_last_row_read(const FunctionGraph& fg, const Variable* v, bool allow_slice) {
   const auto& clients = fg.clients(v);
-  if (clients.empty()) return false;
   for (const auto& c : clients) {
     if (is_last_row(c.node)) continue;
     const bool head_slice = c.node && allow_slice && c.node->op().kind() == "Subtensor" && c.node->inputs().size() == 1 &&

@@ -349,7 +349,9 @@ def test_debugprint_of_a_function_with_scan():
     inputs, hs = rnn_graph()
     f = kiln.function(inputs, hs)
     text = kiln.printing.debugprint(f, file="str")
-    assert "Scan" in text
+    assert "Scan{scan_fn}" in text
+    body = text.split("Inner graphs of the scan ops:")[1]
+    assert "Elemwise{tanh}" in body and "x[t]" in body and "h0[t-1]" in body
 
 
 # ---------------------------------------------------------------- errors
@@ -444,3 +446,54 @@ def test_last_only_outputs_that_are_views_of_states():
     xv = np.array([1.0, 2.0, 3.0, 4.0])
     total, before_last = f(xv)
     assert total == 10.0 and before_last == 6.0
+
+
+def test_gradient_loop_keeps_no_history_of_its_carried_values():
+    """The backward loop carries a window of partial gradients that nothing outside reads."""
+    x = T.dvector("x")
+    out, _ = kiln.scan(lambda xt, acc: acc * T.exp(xt), sequences=x, outputs_info=np.float64(1.0))
+    f = kiln.function([x], kiln.grad(out[-1], x))
+    backward = [n for n in compiled_scan_nodes(f) if "grad_of" in str(n.op)]
+    assert len(backward) == 1 and "last_only=0" in str(backward[0].op)
+    xv = np.array([0.1, -0.2, 0.3])
+    np.testing.assert_allclose(f(xv), np.full(3, np.exp(xv.sum())))
+
+
+def test_rop_with_respect_to_weights_and_initial_state():
+    W = T.dmatrix("W")
+    h0 = T.dvector("h0")
+    vW, vh = T.dmatrix("vW"), T.dvector("vh")
+    hs, _ = kiln.scan(lambda h, W: T.tanh(T.dot(W, h)), outputs_info=h0, non_sequences=W, n_steps=4)
+    jv = kiln.gradient.Rop(hs, [W, h0], [vW, vh])
+    f = kiln.function([W, h0, vW, vh], jv)
+    h = kiln.function([W, h0], hs)
+    Wv, hv = 0.5 * RNG.standard_normal((3, 3)), RNG.standard_normal(3)
+    dW, dh = RNG.standard_normal((3, 3)), RNG.standard_normal(3)
+    eps = 1e-6
+    numeric = (h(Wv + eps * dW, hv + eps * dh) - h(Wv - eps * dW, hv - eps * dh)) / (2 * eps)
+    np.testing.assert_allclose(f(Wv, hv, dW, dh), numeric, rtol=1e-5, atol=1e-8)
+
+
+def test_errors_name_scan_and_the_argument():
+    x = T.dvector("x")
+    s = T.dscalar("s")
+    with pytest.raises(ValueError, match=r"scan: sequences\[0\] \(s, .*\) has no axis to iterate over"):
+        kiln.scan(lambda a: a, sequences=s)
+    with pytest.raises(ValueError, match=r"scan: sequences\[0\] has an empty list of taps"):
+        kiln.scan(lambda: x, sequences=dict(input=x, taps=[]))
+    with pytest.raises(ValueError, match=r"scan: outputs_info\[0\] has an initial value but no taps"):
+        kiln.scan(lambda: s, outputs_info=dict(initial=s, taps=[]), n_steps=2)
+    with pytest.raises(ValueError, match=r"outputs_info\[0\] has taps \[-2, -1\], so its initial value must hold"):
+        kiln.scan(lambda a, b: a + b, outputs_info=dict(initial=s, taps=[-2, -1]), n_steps=2)
+    with pytest.raises(ValueError, match=r"has only 1 entries along its first axis; expected at least 2"):
+        kiln.scan(lambda a, b: a + b, outputs_info=dict(initial=T.constant(np.ones(1)), taps=[-2, -1]), n_steps=2)
+    with pytest.raises(TypeError, match=r"scan: the step function returns an update of .*not a shared variable"):
+        kiln.scan(lambda a: (a, {s: a}), sequences=x)
+    with pytest.raises(TypeError, match="scan: the until condition must be a scalar"):
+        kiln.scan(lambda a: (a, until(T.dvector("v") > 0)), sequences=x)
+    with pytest.raises(TypeError, match="scan: n_steps must be an integer scalar"):
+        kiln.scan(lambda a: a * 2, outputs_info=s, n_steps=T.dscalar("n"))
+    n = T.lscalar("n")
+    out, _ = kiln.scan(lambda a: a * 2, outputs_info=s, n_steps=n)
+    with pytest.raises(ValueError, match="scan 'scan_fn': n_steps must not be negative, got -1"):
+        kiln.function([s, n], out)(1.0, -1)
