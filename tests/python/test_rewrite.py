@@ -17,7 +17,8 @@ def test_fast_run_pipeline_is_the_golden_list():
         "reshape_to_own_shape, alloc_of_own_shape, elemwise_of_alloc, sum_of_dimshuffle, compose_dimshuffles, "
         "mul_div_canonical, useless_cast, cast_of_lossless_cast, useless_dimshuffle, prod_of_dimshuffle, "
         "sum_of_alloc, prod_of_alloc, useless_subtensor, subtensor_of_alloc, subtensor_of_join, shape_to_sizes, "
-        "shape_i_from_inputs, index_into_make_vector, scan_pushout_invariants",
+        "shape_i_from_inputs, index_into_make_vector, scan_pushout_invariants, "
+        "scan_pushout_seq_ops",
         "stabilize: log1p, log1p_neg, expm1, one_minus_sigmoid, log_sigmoid, log1m_sigmoid, log1p_neg_sigmoid, "
         "softplus, log_div_exp, logsumexp, log_erfc, grad_log_erfc, one_minus_erf, one_plus_erf, erf_minus_one, "
         "erf_plus_minus_one, one_minus_erfc, erfc_minus_one, expm1_add, inv_1_plus_exp, reciprocal_1_plus_exp, "
