@@ -466,6 +466,88 @@ def bench_compile_mlp_training_cold(quick):
                 note="compile the MLP SGD step in a new process with an empty kernel cache; reference = the 3 s target")
 
 
+def rnn_data(steps=1000, n_in=100, hidden=100):
+    rng = np.random.default_rng(0)
+    return (rng.standard_normal((steps, n_in)) * 0.1, np.zeros(hidden), rng.standard_normal((n_in, hidden)) * 0.1,
+            rng.standard_normal((hidden, hidden)) * 0.1, np.zeros(hidden))
+
+
+def rnn_numpy(x, h0, w, u, b, backward):
+    """tanh RNN forward (and BPTT of sum(h) when `backward`) as a numpy loop."""
+    h, hs = h0, []
+    for xt in x:
+        h = np.tanh(xt @ w + h @ u + b)
+        hs.append(h)
+    if not backward:
+        return np.array(hs)
+    dw, du, db, dh = np.zeros_like(w), np.zeros_like(u), np.zeros_like(b), np.zeros_like(h0)
+    for t in reversed(range(len(x))):
+        da = (dh + 1.0) * (1 - hs[t] ** 2)
+        dw += np.outer(x[t], da)
+        du += np.outer(hs[t - 1] if t > 0 else h0, da)
+        db += da
+        dh = u @ da
+    return dw, du, db
+
+
+def bench_scan_rnn(backward, quick):
+    data = rnn_data(steps=200 if quick else 1000)
+    x, h0, w, u, b = T.dmatrix("x"), T.dvector("h0"), T.dmatrix("w"), T.dmatrix("u"), T.dvector("b")
+    hs, _ = kiln.scan(lambda xt, h, w, u, b: T.tanh(T.dot(xt, w) + T.dot(h, u) + b), sequences=x, outputs_info=h0,
+                      non_sequences=[w, u, b])
+    outputs = kiln.grad(hs.sum(), [w, u, b]) if backward else hs
+    f = kiln.function([x, h0, w, u, b], outputs)
+    expected = rnn_numpy(*data, backward)
+    check = (lambda r: [np.testing.assert_allclose(np.asarray(g), e, rtol=1e-6, atol=1e-9) for g, e in zip(r, expected)]) \
+        if backward else (lambda r: np.testing.assert_allclose(np.asarray(r), expected, rtol=1e-9, atol=1e-12))
+    check(f(*data))
+
+    def pytensor_fn(pytensor):
+        import pytensor.tensor as pt
+        px, ph0, pw, pu, pb = pt.dmatrix(), pt.dvector(), pt.dmatrix(), pt.dmatrix(), pt.dvector()
+        with warnings.catch_warnings():  # newer PyTensor warns that scan will stop returning updates
+            warnings.simplefilter("ignore", DeprecationWarning)
+            phs, _ = pytensor.scan(lambda xt, h, w, u, b: pt.tanh(pt.dot(xt, w) + pt.dot(h, u) + b), sequences=px,
+                                   outputs_info=ph0, non_sequences=[pw, pu, pb])
+        g = pytensor.function([px, ph0, pw, pu, pb], pytensor.grad(phs.sum(), [pw, pu, pb]) if backward else phs)
+        return lambda: g(*data)
+
+    def jax_fn(jax):
+        jnp = jax.numpy
+
+        def forward(x, h0, w, u, b):
+            def step(h, xt):
+                h = jnp.tanh(xt @ w + h @ u + b)
+                return h, h
+            return jax.lax.scan(step, h0, x)[1]
+        if backward:
+            g = jax.jit(jax.grad(lambda w, u, b, x, h0: forward(x, h0, w, u, b).sum(), argnums=(0, 1, 2)))
+            args = [jnp.asarray(a) for a in (data[2], data[3], data[4], data[0], data[1])]
+            return lambda: jax.block_until_ready(g(*args))
+        g = jax.jit(forward)
+        args = [jnp.asarray(a) for a in data]
+        return lambda: g(*args).block_until_ready()
+
+    repeat = 3 if quick else 7
+    peers = time_peers(dict(pytensor=pytensor_fn, jax=jax_fn), repeat, check=check)
+    steps = len(data[0])
+    return dict(kiln=median_time(lambda: f(*data), repeat), reference=median_time(lambda: rnn_numpy(*data, backward), repeat),
+                peers=peers, note=f"tanh RNN, hidden 100, {steps} steps, float64, "
+                                  f"{'forward + BPTT gradients of W, U, b' if backward else 'forward'}; "
+                                  "peers: PyTensor scan, JAX lax.scan")
+
+
+def bench_scan_overhead(quick):
+    steps = 10_000 if quick else 100_000
+    x0 = T.dscalar("x0")
+    out, _ = kiln.scan(lambda x: x + 1, outputs_info=x0, n_steps=steps)
+    f = kiln.function([x0], out[-1])
+    assert f(0.0) == steps
+    per_step = median_time(lambda: f(0.0), 5) / steps
+    return dict(kiln=per_step, reference=2e-6,
+                note=f"scan of x + 1 over {steps:,} steps, time per step; reference: the 2 us per-step target")
+
+
 BENCHMARKS = {
     "call_overhead_add_2xf64": bench_call_overhead,
     "elemwise_5op_10M_f32": bench_elemwise,
@@ -482,6 +564,9 @@ BENCHMARKS = {
     "conv2d_lenet_5x5_bwd_b64": lambda quick: bench_conv("lenet", True, quick),
     "conv2d_vgg_3x3_fwd_b64": lambda quick: bench_conv("vgg3x3", False, quick),
     "conv2d_vgg_3x3_bwd_b64": lambda quick: bench_conv("vgg3x3", True, quick),
+    "scan_rnn_tanh_h100_T1000_fwd": lambda quick: bench_scan_rnn(False, quick),
+    "scan_rnn_tanh_h100_T1000_fwd_bwd": lambda quick: bench_scan_rnn(True, quick),
+    "scan_overhead_per_step": bench_scan_overhead,
     "compile_chain_10k_nodes": bench_compile_chain,
     "compile_wide_sum_10k_nodes": bench_compile_wide_sum,
     "compile_mlp_training": bench_compile_mlp_training,

@@ -18,6 +18,7 @@
 #include "kiln/ops/random.hpp"
 #include "kiln/ops/pool.hpp"
 #include "kiln/ops/reduce.hpp"
+#include "kiln/ops/scan.hpp"
 #include "kiln/ops/shape.hpp"
 #include "kiln/ops/subtensor.hpp"
 #include "kiln/print/printing.hpp"

@@ -22,9 +22,11 @@ from .tensor import TensorType, TensorVariable
 from . import printing
 from . import sandbox
 from . import ifelse
+from . import scan_module
+from .scan_module import scan
 from .printing import pprint as pp
 
 __version__ = "0.1.0"
 
-__all__ = ["config", "function", "shared", "tensor", "gradient", "grad", "printing", "pp", "TensorType", "TensorVariable", "MissingInputError",
-           "UnusedInputError", "LinAlgError", "OpFromGraph"]
+__all__ = ["config", "function", "shared", "tensor", "gradient", "grad", "printing", "pp", "scan", "scan_module", "TensorType",
+           "TensorVariable", "MissingInputError", "UnusedInputError", "LinAlgError", "OpFromGraph"]

@@ -23,6 +23,7 @@ def debugprint(obj, depth=-1, print_type=False, file=None, ids="CHAR", stop_on_n
     is written to and returned.
     """
     text = _core.debugprint(obj, depth, print_type, ids, stop_on_name, max_indent)
+    text += _inner_graphs_text(obj, depth, print_type, ids, stop_on_name, max_indent)
     if isinstance(file, str):
         if file != "str":
             raise ValueError(f"debugprint: file must be None, 'str' or a file object, got {file!r}")
@@ -33,6 +34,42 @@ def debugprint(obj, depth=-1, print_type=False, file=None, ids="CHAR", stop_on_n
         out.flush()
         return None
     return file
+
+
+def _nodes_of(obj):
+    """The Apply nodes of what debugprint was given, in order."""
+    if hasattr(obj, "nodes"):
+        return list(obj.nodes())
+    if isinstance(obj, _core.FunctionGraph):
+        return list(obj.toposort())
+    items = obj if isinstance(obj, (list, tuple)) else [obj]
+    roots = []
+    for item in items:
+        if isinstance(item, _core.Apply):
+            roots.extend(item.outputs)
+        elif isinstance(item, _core.TensorVariable):
+            roots.append(item)
+    return list(_core.toposort(roots)) if roots else []
+
+
+def _inner_graphs_text(obj, *options):
+    """Theano's "Inner graphs" section: the loop body of every scan node, nested ones included."""
+    pending = [n for n in _nodes_of(obj) if _core.is_scan(n)]
+    if not pending:
+        return ""
+    text = "\nInner graphs of the scan ops:\n"
+    seen = set()
+    while pending:
+        node = pending.pop(0)
+        inner = _core.scan_inner_outputs(node)
+        key = tuple(id(v) for v in inner)
+        if key in seen:
+            continue
+        seen.add(key)
+        body = _core.debugprint(inner, *options)
+        text += f"\n{node.op} (loop body)\n" + "".join(" >" + line + "\n" for line in body.splitlines())
+        pending.extend(n for n in _core.toposort(inner) if _core.is_scan(n))
+    return text
 
 
 def pprint(var):

@@ -93,4 +93,5 @@ NB_MODULE(_core, m) {
   bind_random(m);
   bind_conv(m);
   bind_control(m);
+  bind_scan(m);
 }

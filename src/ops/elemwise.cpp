@@ -289,6 +289,35 @@ Shape broadcast_runtime(const Apply& node, std::span<const Array> in) {
   return out;
 }
 
+namespace {
+
+// Small results whose operands are either contiguous in the compute dtype with the result's shape
+// or a single value (a loop body's scalars, x + 1 on a short vector): one kernel call, without
+// the strided-loop set-up that dominates the cost at these sizes. Returns false when the general
+// path is needed.
+bool perform_small_contiguous(detail::ScalarKernel kernel, DType ct, std::span<const Array> in, const Array& result) {
+  constexpr int64_t kMaxElements = 256;
+  const int64_t n = result.size();
+  if (n > kMaxElements || result.dtype() != ct || !result.is_c_contiguous() || in.size() > 3) return false;
+  alignas(64) char broadcast[3][kMaxElements * 8];
+  const void* src[3] = {nullptr, nullptr, nullptr};
+  const int64_t tsize = static_cast<int64_t>(dtype_size(ct));
+  for (size_t j = 0; j < in.size(); ++j) {
+    if (in[j].dtype() == ct && in[j].shape() == result.shape() && in[j].is_c_contiguous()) {
+      src[j] = in[j].data();
+    } else if (in[j].size() == 1) {  // one value, converted and repeated (stride 0)
+      detail::convert_fn(in[j].dtype(), ct)(in[j].data(), 0, broadcast[j], tsize, n);
+      src[j] = broadcast[j];
+    } else {
+      return false;
+    }
+  }
+  kernel(src, result.data(), n);
+  return true;
+}
+
+}  // namespace
+
 void Elemwise::perform(const Apply& node, std::span<const Array> in, std::span<Array> out) const {
   const size_t k = in.size();
   Shape shape = broadcast_runtime(node, in);
@@ -306,6 +335,7 @@ void Elemwise::perform(const Apply& node, std::span<const Array> in, std::span<A
   Array result = reuse ? in[inplace_] : Array::empty(out_dtype, shape);
   out[0] = result;
   if (result.size() == 0) return;
+  if (perform_small_contiguous(kernel, ct, in, result)) return;
 
   // Broadcast inputs get stride 0 on their size-1 axes.
   std::vector<Shape> strides(k + 1);

@@ -24,6 +24,7 @@ void register_builtin_rewrites(RewriteDatabase& db) {
   register_inplace_rewrites(db);
   register_ifelse_rewrites(db);
   register_op_from_graph_rewrites(db);
+  register_scan_rewrites(db);
 }
 
 bool is_constant_value(const Var& v, double value) {

@@ -18,6 +18,7 @@ void register_fusion_rewrites(RewriteDatabase& db);        // fusion.cpp
 void register_inplace_rewrites(RewriteDatabase& db);       // inplace.cpp
 void register_ifelse_rewrites(RewriteDatabase& db);        // ifelse.cpp
 void register_op_from_graph_rewrites(RewriteDatabase& db);  // ops/op_from_graph.cpp
+void register_scan_rewrites(RewriteDatabase& db);          // scan.cpp
 
 /// Raises ValueError, naming the client node and the user's line, if a client of `old_var` could
 /// not work with `new_var` (whose static shape knows more, e.g. a folded constant) in its place.

@@ -354,3 +354,12 @@ GRAD_CASES += [
      lambda x, gg: _pool().DownsampleFactorMaxGradGrad(False)(x, _pool().pool_2d(x, (2, 2), False), gg, (2, 2)),
      _pts((SEPARATED, (1, 2, 4, 5)), (ANY, (1, 2, 4, 5)))),
 ]
+
+
+def _scan_rnn(x, h0):
+    import kiln
+    out, _ = kiln.scan(lambda xt, h: T.tanh(h * xt + xt), sequences=x, outputs_info=h0)
+    return out
+
+
+GRAD_CASES += [("scan_rnn", _scan_rnn, _pts((ANY, (4, 3)), (ANY, (3,))))]

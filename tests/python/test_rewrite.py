@@ -18,7 +18,8 @@ def test_fast_run_pipeline_is_the_golden_list():
         "reshape_to_own_shape, alloc_of_own_shape, elemwise_of_alloc, sum_of_dimshuffle, compose_dimshuffles, "
         "mul_div_canonical, useless_cast, cast_of_lossless_cast, useless_dimshuffle, prod_of_dimshuffle, "
         "sum_of_alloc, prod_of_alloc, useless_subtensor, subtensor_of_alloc, subtensor_of_join, shape_to_sizes, "
-        "shape_i_from_inputs, index_into_make_vector, ifelse_constant_condition, ifelse_same_branches",
+        "shape_i_from_inputs, index_into_make_vector, ifelse_constant_condition, ifelse_same_branches, "
+        "scan_pushout_invariants, scan_pushout_seq_ops",
         "stabilize: log1p, log1p_neg, expm1, one_minus_sigmoid, log_sigmoid, log1m_sigmoid, log1p_neg_sigmoid, "
         "softplus, log_div_exp, logsumexp, log_erfc, grad_log_erfc, one_minus_erf, one_plus_erf, erf_minus_one, "
         "erf_plus_minus_one, one_minus_erfc, erfc_minus_one, expm1_add, inv_1_plus_exp, reciprocal_1_plus_exp, "
@@ -27,7 +28,7 @@ def test_fast_run_pipeline_is_the_golden_list():
         "div_switch_sink_then, div_switch_sink_else, log_softmax, crossentropy_to_crossentropy_with_softmax, "
         "advanced_indexing_crossentropy_onehot, log_of_advanced_indexing_softmax, crossentropy_with_softmax_grad,"
         " crossentropy_with_log_softmax_grad, softmax_from_crossentropy, softmax_with_bias",
-        "specialize: pow_2, pow_3, pow_4, pow_1, pow_0, pow_half, pow_minus_half, pow_minus_1, pow_minus_2, "
+        "specialize: scan_save_mem, pow_2, pow_3, pow_4, pow_1, pow_0, pow_half, pow_minus_half, pow_minus_1, pow_minus_2, "
         "mul_self, mul_minus_one, blas_update_from_add, ger_from_gemm",
         "merge2: merge2_merge",
         "shape_check: static_shape_check",

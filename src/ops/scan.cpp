@@ -1,0 +1,491 @@
+// The Scan op (layout in ops/scan_impl.hpp): type checking, shape inference, and the loop.
+//
+// The loop body is compiled once per op into a kiln Function (with its rewrites and generated
+// kernels) and then run step after step by a small interpreter over the Function's schedule, on
+// one workspace reused by every step: Function::operator() validates and detaches its arguments
+// and results on each call, which the loop does not need, since it hands the body arrays of the
+// body's own types and copies what it keeps into its own output buffers.
+#include <algorithm>
+#include <cstring>
+#include <sstream>
+#include <unordered_map>
+#include <unordered_set>
+
+#include "kiln/config.hpp"
+#include "kiln/error.hpp"
+#include "kiln/graph/fgraph.hpp"
+#include "kiln/ops/elemwise.hpp"
+#include "kiln/ops/scan.hpp"
+#include "kiln/ops/shape.hpp"
+#include "ops/scan_impl.hpp"
+#include "ops/shape_impl.hpp"
+#include "ops/subtensor_impl.hpp"
+
+namespace kiln::detail {
+
+int ScanLayout::mintap(int s) const { return -*std::min_element(state_taps[s].begin(), state_taps[s].end()); }
+
+int ScanLayout::n_tap_inputs() const {
+  int n = 0;
+  for (const auto& taps : state_taps) n += static_cast<int>(taps.size());
+  return n;
+}
+
+int ScanLayout::inner_tap(int s, int k) const {
+  int pos = n_seqs;
+  for (int i = 0; i < s; ++i) pos += static_cast<int>(state_taps[i].size());
+  return pos + k;
+}
+
+// ---------------------------------------------------------------- the compiled body
+
+class ScanProgram {
+ public:
+  ScanProgram(const ScanBody& body, const std::string& mode) {
+    FunctionOptions options;
+    options.mode = mode.empty() || mode == "DebugMode" || mode == "DEBUG_MODE" ? "FAST_RUN" : mode;
+    options.on_unused_input = "ignore";
+    options.no_default_updates = true;
+    function_ = Function::compile(body.inputs, body.outputs, options);
+    std::unordered_map<const Variable*, int> slot_of;
+    auto slot = [&](const Variable* v) { return slot_of.emplace(v, static_cast<int>(slot_of.size())).first->second; };
+    for (const Var& in : function_->inputs()) input_slots_.push_back(slot(in.get()));
+    for (const Apply* node : function_->nodes()) {
+      Step step{node, {}, {}};
+      for (const Var& in : node->inputs()) {
+        const bool known = slot_of.count(in.get()) != 0;
+        step.inputs.push_back(slot(in.get()));
+        if (!known && in->is_constant()) fixed_.emplace_back(step.inputs.back(), in->constant_value());
+        if (!known && in->is_shared()) shared_.emplace_back(step.inputs.back(), in);
+      }
+      for (size_t i = 0; i < node->num_outputs(); ++i) step.outputs.push_back(slot(node->output_ptr(static_cast<int>(i))));
+      steps_.push_back(std::move(step));
+    }
+    for (const Var& out : function_->outputs()) {
+      const bool known = slot_of.count(out.get()) != 0;
+      output_slots_.push_back(slot(out.get()));
+      if (!known && out->is_constant()) fixed_.emplace_back(output_slots_.back(), out->constant_value());
+      if (!known && out->is_shared()) shared_.emplace_back(output_slots_.back(), out);
+    }
+    num_slots_ = static_cast<int>(slot_of.size());
+  }
+
+  /// Per-run state: the value of every slot, and argument vectors reused by every node.
+  struct Workspace {
+    std::vector<Array> slots;
+    std::vector<Array> in, out;
+  };
+
+  Workspace workspace() const {
+    Workspace ws;
+    ws.slots.resize(num_slots_);
+    for (const auto& [s, value] : fixed_) ws.slots[s] = value;
+    for (const auto& [s, var] : shared_) ws.slots[s] = var->storage()->get();
+    return ws;
+  }
+  Array& input(Workspace& ws, size_t i) const { return ws.slots[input_slots_[i]]; }
+  const Array& output(const Workspace& ws, size_t i) const { return ws.slots[output_slots_[i]]; }
+  size_t num_nodes() const { return steps_.size(); }
+
+  /// One step of the loop: every node of the body, in order. The argument vectors are assigned
+  /// in place, so after the first step they reuse their storage instead of allocating.
+  void run(Workspace& ws) const {
+    for (const Step& step : steps_) {
+      if (ws.in.size() < step.inputs.size()) ws.in.resize(step.inputs.size());
+      for (size_t i = 0; i < step.inputs.size(); ++i) ws.in[i] = ws.slots[step.inputs[i]];
+      const std::span<const Array> in(ws.in.data(), step.inputs.size());
+      ws.out.assign(step.outputs.size(), Array());
+      step.node->op().perform(*step.node, in, ws.out);
+      for (size_t i = 0; i < ws.out.size(); ++i) ws.slots[step.outputs[i]] = std::move(ws.out[i]);
+    }
+  }
+
+  const Function& function() const { return *function_; }
+
+ private:
+  struct Step {
+    const Apply* node;
+    std::vector<int> inputs, outputs;
+  };
+  std::shared_ptr<const Function> function_;
+  std::vector<int> input_slots_, output_slots_;
+  std::vector<std::pair<int, Array>> fixed_;
+  std::vector<std::pair<int, Var>> shared_;
+  std::vector<Step> steps_;
+  int num_slots_ = 0;
+};
+
+namespace {
+
+// ---------------------------------------------------------------- helpers
+
+std::vector<int64_t> drop_first(const std::vector<int64_t>& dims) { return {dims.begin() + 1, dims.end()}; }
+
+// Row i of `a` (a view, no copy).
+Array row(const Array& a, int64_t i) {
+  return a.view(drop_first(a.shape()), drop_first(a.strides()), a.offset() + i * a.strides()[0]);
+}
+
+// Where state values live during the loop. The output holds the initial values followed by one
+// row per step; when only the last value is kept, the steps go to a ring of mintap + 1 rows (the
+// row written at step t is never one the step reads) and the output is the one last row.
+struct StateStore {
+  Array init;
+  Array values;
+  int64_t mintap = 0;
+  bool ring = false;
+  std::vector<Array> ring_rows;  // views made once: the initial rows, then the ring's rows
+
+  void allocate(int64_t steps) {
+    Shape shape = init.shape();
+    shape[0] = ring ? mintap + 1 : mintap + steps;
+    values = Array::empty(init.dtype(), shape);
+    if (ring) {
+      for (int64_t i = 0; i < mintap; ++i) ring_rows.push_back(row(init, i));
+      for (int64_t i = 0; i <= mintap; ++i) ring_rows.push_back(row(values, i));
+      return;
+    }
+    Shape head = init.shape();
+    head[0] = mintap;
+    copy_into(init.view(head, init.strides(), init.offset()), values.view(head, values.strides(), values.offset()));
+  }
+  // Copies the row at buffer position `position` into `dst` (an assignment that reuses dst's
+  // storage when the row is a cached view).
+  void read(int64_t position, Array& dst) const {
+    if (!ring) {
+      dst = row(values, position);
+      return;
+    }
+    dst = ring_rows[position < mintap ? position : mintap + (position - mintap) % (mintap + 1)];
+  }
+  Array at(int64_t position) const {
+    Array a;
+    read(position, a);
+    return a;
+  }
+  // The rows up to step `steps` (for ring storage: the last one only).
+  Array result(int64_t steps) const {
+    Shape shape = values.shape();
+    if (!ring) {
+      shape[0] = mintap + steps;
+      return values.view(shape, values.strides(), values.offset());
+    }
+    shape[0] = 1;
+    Array out = Array::empty(values.dtype(), shape);
+    copy_into(at(mintap + steps - 1), row(out, 0));
+    return out;
+  }
+};
+
+// Writes a step's value into its row: one memmove in the common case of contiguous arrays of the
+// same dtype (the value may be a view of another row of the same buffer).
+void store_row(const Array& value, const Array& dst) {
+  if (value.dtype() == dst.dtype() && value.is_c_contiguous() && dst.is_c_contiguous()) {
+    std::memmove(dst.data(), value.data(), static_cast<size_t>(value.size()) * value.itemsize());
+    return;
+  }
+  copy_into(value, dst);
+}
+
+std::string scan_label(const std::string& name) { return "scan '" + name + "'"; }
+
+std::vector<int64_t> join_static(const std::vector<int64_t>& a, const std::vector<int64_t>& b) {
+  std::vector<int64_t> out(a.size(), kUnknownDim);
+  for (size_t i = 0; i < a.size() && i < b.size(); ++i)
+    if (a[i] == b[i]) out[i] = a[i];
+  return out;
+}
+
+}  // namespace
+
+// ---------------------------------------------------------------- the op
+
+ScanOp::ScanOp(std::shared_ptr<const ScanBody> body, ScanLayout layout, int truncate_gradient, std::string mode,
+               std::string name)
+    : body_(std::move(body)),
+      layout_(std::move(layout)),
+      truncate_gradient_(truncate_gradient),
+      mode_(std::move(mode)),
+      name_(name.empty() ? "scan_fn" : std::move(name)) {
+  layout_.keep_last.resize(layout_.n_states() + layout_.n_nit_sot, false);
+}
+
+ScanOp::~ScanOp() = default;
+
+std::string ScanOp::name() const {
+  std::string s = "Scan{" + name_;
+  std::string kept;
+  for (size_t i = 0; i < layout_.keep_last.size(); ++i)
+    if (layout_.keep_last[i]) kept += (kept.empty() ? "" : ",") + std::to_string(i);
+  if (!kept.empty()) s += ";last_only=" + kept;
+  return s + "}";
+}
+
+bool ScanOp::equals(const Op& other) const {
+  auto* o = dynamic_cast<const ScanOp*>(&other);
+  return o && o->body_ == body_ && o->layout_ == layout_ && o->truncate_gradient_ == truncate_gradient_ &&
+         o->mode_ == mode_ && o->name_ == name_;
+}
+
+size_t ScanOp::hash() const {
+  return std::hash<const void*>()(body_.get()) ^ (static_cast<size_t>(layout_.n_seqs) << 8) ^
+         (static_cast<size_t>(layout_.n_states()) << 16);
+}
+
+const ScanProgram& ScanOp::program() const {
+  std::call_once(compiled_once_, [&] { program_ = std::make_unique<ScanProgram>(*body_, mode_); });
+  return *program_;
+}
+
+std::vector<TensorType> ScanOp::make_outputs(const std::vector<Var>& inputs) const {
+  const ScanLayout& L = layout_;
+  KILN_ASSERT(static_cast<int>(inputs.size()) == L.n_outer_inputs())
+      << "Scan expects " << L.n_outer_inputs() << " inputs, got " << inputs.size();
+  KILN_USER_CHECK(inputs[0]->ndim() == 0 && is_discrete(inputs[0]->dtype()), TypeError)
+      << scan_label(name_) << ": n_steps must be an integer scalar, got " << inputs[0]->type().str();
+  for (int j = 0; j < L.n_seqs; ++j)
+    KILN_USER_CHECK(inputs[L.outer_seq(j)]->ndim() >= 1, TypeError)
+        << scan_label(name_) << ": sequence " << j << " must have at least one axis to iterate over, got "
+        << inputs[L.outer_seq(j)]->type().str();
+  std::vector<TensorType> out;
+  for (int s = 0; s < L.n_states(); ++s) {
+    const Var& init = inputs[L.outer_init(s)];
+    const Var& step = body_->outputs[s];
+    KILN_USER_CHECK(init->dtype() == step->dtype() && init->ndim() == step->ndim() + 1, TypeError)
+        << scan_label(name_) << ": state " << s << " has initial values of type " << init->type().str()
+        << " but the step function returns " << step->type().str();
+    std::vector<int64_t> shape = {kUnknownDim};
+    for (int64_t d : join_static(drop_first(init->type().shape()), step->type().shape())) shape.push_back(d);
+    out.emplace_back(init->dtype(), shape);
+  }
+  for (int k = 0; k < L.n_nit_sot; ++k) {
+    const Var& step = body_->outputs[L.n_states() + k];
+    std::vector<int64_t> shape = {kUnknownDim};
+    for (int64_t d : step->type().shape()) shape.push_back(d);
+    out.emplace_back(step->dtype(), shape);
+  }
+  out.emplace_back(DType::Int64, std::vector<int64_t>{});
+  return out;
+}
+
+namespace {
+
+// Raises when a step's value has another shape than the rows it goes into. `what` and `index`
+// name the value ("new value of state", 0); the message is only built when the check fails.
+void check_step_shape(const std::string& label, int64_t t, const char* what, int index, const Array& value,
+                      const Shape& expected) {
+  if (value.shape() == expected) return;
+  KILN_THROW(ValueError) << label << ": at step " << t << " the step function's " << what << " " << index
+                         << " has shape " << shape_str(value.shape()) << " but earlier values have shape "
+                         << shape_str(expected);
+}
+
+// One run of a Scan node: checks the outer inputs, feeds the body step after step, stores what
+// each step returns, and hands out the outer outputs.
+class ScanLoop {
+ public:
+  ScanLoop(const ScanLayout& layout, const ScanProgram& program, std::span<const Array> in, std::string label)
+      : L_(layout), prog_(program), in_(in), label_(std::move(label)), ws_(program.workspace()) {
+    n_ = detail::index_value(in[0]);
+    KILN_USER_CHECK(n_ >= 0, ValueError) << label_ << ": n_steps must not be negative, got " << n_;
+    for (int j = 0; j < L_.n_seqs; ++j)
+      KILN_USER_CHECK(in[L_.outer_seq(j)].shape()[0] >= n_, ValueError)
+          << label_ << ": sequence " << j << " has " << in[L_.outer_seq(j)].shape()[0]
+          << " steps (after its taps), fewer than n_steps = " << n_;
+    for (int s = 0; s < L_.n_states(); ++s) {
+      StateStore st;
+      st.init = in[L_.outer_init(s)];
+      st.mintap = L_.mintap(s);
+      KILN_USER_CHECK(st.init.shape()[0] >= st.mintap, ValueError)
+          << label_ << ": the initial value of state " << s << " holds " << st.init.shape()[0]
+          << " steps along its first axis but its taps need " << st.mintap;
+      st.ring = L_.keep_last[s];
+      st.allocate(n_);
+      states_.push_back(std::move(st));
+    }
+    rows_.resize(L_.n_states());
+    collected_.resize(L_.n_nit_sot);
+    for (int k = 0; k < L_.n_non_seqs; ++k) prog_.input(ws_, L_.inner_non_seq(k)) = in[L_.outer_non_seq(k)];
+  }
+
+  /// Runs the steps; returns how many ran (fewer than n_steps when the until condition held).
+  int64_t run() {
+    for (int64_t t = 0; t < n_; ++t) {
+      feed(t);
+      try {
+        prog_.run(ws_);
+      } catch (const Error& e) {
+        if (e.kind() == ErrorKind::InternalError) throw;
+        throw Error(e.kind(), label_ + ", step " + std::to_string(t) + ": " + e.message());
+      }
+      store(t);
+      if (L_.has_until && prog_.output(ws_, L_.n_inner_outputs() - 1).item_as_double() != 0) return t + 1;
+    }
+    return n_;
+  }
+
+  void results(const Apply& node, int64_t steps, std::span<Array> out) const {
+    for (int s = 0; s < L_.n_states(); ++s) out[s] = states_[s].result(steps);
+    for (int k = 0; k < L_.n_nit_sot; ++k) {
+      const int o = L_.n_states() + k;
+      const Array& c = collected_[k];
+      if (steps == 0) {  // no step ran: the row shape is only known statically
+        const Variable* ov = node.output_ptr(o);
+        Shape shape = {0};
+        for (size_t d = 1; d < ov->type().shape().size(); ++d) shape.push_back(std::max<int64_t>(ov->type().shape()[d], 0));
+        out[o] = Array::empty(ov->dtype(), shape);
+        continue;
+      }
+      Shape shape = c.shape();
+      shape[0] = L_.keep_last[o] ? 1 : steps;
+      out[o] = c.view(shape, c.strides(), c.offset());
+    }
+    out[L_.n_outer_outputs() - 1] = Array::scalar_int(steps);
+  }
+
+ private:
+  void feed(int64_t t) {
+    for (int j = 0; j < L_.n_seqs; ++j) prog_.input(ws_, j) = row(in_[L_.outer_seq(j)], t);
+    for (int s = 0; s < L_.n_states(); ++s)
+      for (size_t k = 0; k < L_.state_taps[s].size(); ++k)
+        states_[s].read(t + states_[s].mintap + L_.state_taps[s][k], prog_.input(ws_, L_.inner_tap(s, static_cast<int>(k))));
+  }
+
+  // Copies the step's values into their rows (a collected output kept last-only has one row,
+  // rewritten at every step).
+  void store(int64_t t) {
+    for (int s = 0; s < L_.n_states(); ++s) {
+      Array& dst = rows_[s];
+      states_[s].read(t + states_[s].mintap, dst);
+      const Array& value = prog_.output(ws_, s);
+      check_step_shape(label_, t, "new value of state", s, value, dst.shape());
+      store_row(value, dst);
+    }
+    for (int k = 0; k < L_.n_nit_sot; ++k) {
+      const int o = L_.n_states() + k;
+      const Array& value = prog_.output(ws_, o);
+      if (t == 0) {
+        Shape shape = value.shape();
+        shape.insert(shape.begin(), L_.keep_last[o] ? 1 : n_);
+        collected_[k] = Array::empty(value.dtype(), shape);
+      }
+      Array dst = row(collected_[k], L_.keep_last[o] ? 0 : t);
+      check_step_shape(label_, t, "output", k, value, dst.shape());
+      store_row(value, dst);
+    }
+  }
+
+  const ScanLayout& L_;
+  const ScanProgram& prog_;
+  std::span<const Array> in_;
+  std::string label_;
+  ScanProgram::Workspace ws_;
+  int64_t n_ = 0;
+  std::vector<StateStore> states_;
+  std::vector<Array> rows_;       // per state: the row a step writes (reused from step to step)
+  std::vector<Array> collected_;  // per collected output: its rows, allocated at step 0
+};
+
+}  // namespace
+
+void ScanOp::perform(const Apply& node, std::span<const Array> in, std::span<Array> out) const {
+  ScanLoop loop(layout_, program(), in, scan_label(name_));
+  loop.results(node, loop.run(), out);
+}
+
+// Output shapes from the outer inputs' shapes. The row shape of a collected output comes from
+// the body's own shape inference, with each placeholder's shape replaced by the shape of the
+// outer value it stands for; a size that depends on values computed in the loop stays unknown.
+std::vector<std::vector<Var>> ScanOp::infer_shape(const Apply& node,
+                                                  const std::vector<std::vector<Var>>& in_shapes) const {
+  const ScanLayout& L = layout_;
+  Var n = L.has_until ? nullptr : cast(node.input(0), DType::Int64);
+  auto steps_dim = [&](int o) -> Var {
+    if (o < L.n_states()) {
+      if (L.keep_last[o]) return int64_constant(1);
+      return n ? add(n, int64_constant(L.mintap(o))) : nullptr;
+    }
+    if (!n) return nullptr;
+    return L.keep_last[o] ? minimum(n, int64_constant(1)) : n;
+  };
+  // Shapes of the body's placeholders in terms of outer shapes.
+  std::unordered_map<const Variable*, std::vector<Var>> shapes;
+  for (int j = 0; j < L.n_seqs; ++j)
+    shapes[body_->inputs[j].get()] = {in_shapes[L.outer_seq(j)].begin() + 1, in_shapes[L.outer_seq(j)].end()};
+  for (int s = 0; s < L.n_states(); ++s)
+    for (size_t k = 0; k < L.state_taps[s].size(); ++k)
+      shapes[body_->inputs[L.inner_tap(s, static_cast<int>(k))].get()] = {in_shapes[L.outer_init(s)].begin() + 1,
+                                                                           in_shapes[L.outer_init(s)].end()};
+  for (int k = 0; k < L.n_non_seqs; ++k) shapes[body_->inputs[L.inner_non_seq(k)].get()] = in_shapes[L.outer_non_seq(k)];
+  std::unordered_set<const Variable*> placeholders;
+  for (const Var& v : body_->inputs) placeholders.insert(v.get());
+  for (Apply* inner : toposort(body_->outputs)) {
+    std::vector<std::vector<Var>> inner_in;
+    for (const Var& v : inner->inputs()) {
+      auto it = shapes.find(v.get());
+      inner_in.push_back(it != shapes.end() ? it->second : shape_list(v));
+    }
+    auto inferred = inner->op().infer_shape(*inner, inner_in);
+    for (size_t o = 0; o < inner->num_outputs(); ++o) {
+      const Var v = inner->output(static_cast<int>(o));
+      std::vector<Var> dims(v->ndim());
+      if (o < inferred.size() && inferred[o].size() == dims.size()) dims = inferred[o];
+      for (int d = 0; d < v->ndim(); ++d)
+        if (!dims[d]) dims[d] = shape_i(v, d);  // unknown: reads the body's value, so stays inside
+      shapes[v.get()] = dims;
+    }
+  }
+  // A size is usable outside only if it reads no value of the body.
+  auto outside = [&](const Var& d) -> Var {
+    if (!d) return nullptr;
+    for (const Var& leaf : graph_inputs({d}))
+      if (placeholders.count(leaf.get())) return nullptr;
+    return d;
+  };
+  std::vector<std::vector<Var>> out;
+  for (int s = 0; s < L.n_states(); ++s) {
+    std::vector<Var> dims = {steps_dim(s)};
+    dims.insert(dims.end(), in_shapes[L.outer_init(s)].begin() + 1, in_shapes[L.outer_init(s)].end());
+    out.push_back(dims);
+  }
+  for (int k = 0; k < L.n_nit_sot; ++k) {
+    const Var& v = body_->outputs[L.n_states() + k];
+    std::vector<Var> dims = {steps_dim(L.n_states() + k)};
+    auto it = shapes.find(v.get());
+    for (int d = 0; d < v->ndim(); ++d) dims.push_back(it != shapes.end() ? outside(it->second[d]) : nullptr);
+    out.push_back(dims);
+  }
+  out.push_back({});
+  return out;
+}
+
+std::vector<Var> make_scan_node(std::shared_ptr<const ScanBody> body, ScanLayout layout, int truncate_gradient,
+                                std::string mode, std::string name, std::vector<Var> outer_inputs) {
+  return make_node(std::make_shared<ScanOp>(std::move(body), std::move(layout), truncate_gradient, std::move(mode),
+                                            std::move(name)),
+                   std::move(outer_inputs));
+}
+
+Var with_leading_axis(const Var& x) {
+  std::vector<int> pattern = {-1};
+  for (int d = 0; d < x->ndim(); ++d) pattern.push_back(d);
+  return dimshuffle(x, pattern);
+}
+
+const ScanOp* as_scan(const Apply& node) { return dynamic_cast<const ScanOp*>(&node.op()); }
+
+}  // namespace kiln::detail
+
+namespace kiln {
+
+bool is_scan(const Apply& node) { return detail::as_scan(node) != nullptr; }
+
+std::vector<Var> scan_inner_outputs(const Apply& node) {
+  const detail::ScanOp* op = detail::as_scan(node);
+  KILN_USER_CHECK(op, TypeError) << "scan_inner_outputs: " << describe_node(node) << " is not a Scan node";
+  return op->body().outputs;
+}
+
+KILN_REGISTER_OP_KINDS({{"Scan", true}});
+
+}  // namespace kiln
