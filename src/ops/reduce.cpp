@@ -312,6 +312,7 @@ class ArgReduce final : public Op {
     const Var& x = node.input(0);
     return {is_float(x->dtype()) ? zeros_like(x) : nullptr};
   }
+  const std::vector<int>& axes() const { return axes_; }
   bool equals(const Op& o) const override {
     auto* r = dynamic_cast<const ArgReduce*>(&o);
     return r && r->max_ == max_ && r->axes_ == axes_;
@@ -397,6 +398,11 @@ KILN_REGISTER_OP_KINDS({{"Sum", true}, {"Prod", true}, {"Max", true}, {"Min", tr
 
 std::optional<std::vector<int>> reduce_axes(const Apply& node) {
   if (auto* r = dynamic_cast<const CAReduce*>(&node.op())) return r->axes();
+  return std::nullopt;
+}
+
+std::optional<std::vector<int>> arg_reduce_axes(const Apply& node) {
+  if (auto* r = dynamic_cast<const ArgReduce*>(&node.op())) return r->axes();
   return std::nullopt;
 }
 
