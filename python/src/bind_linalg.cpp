@@ -66,6 +66,7 @@ void bind_nlinalg(nb::module_& m) {
 }
 
 void bind_slinalg(nb::module_& m) {
+  m.def("expm", [](nb::handle a) { return expm(v(a)); }, nb::arg("A"));
   m.def("cholesky", [](nb::handle a, bool lower) { return cholesky(v(a), lower); }, nb::arg("a"),
         nb::arg("lower") = true);
   m.def("solve", [](nb::handle a, nb::handle b, const std::string& assume_a, bool lower) {

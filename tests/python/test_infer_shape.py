@@ -125,7 +125,7 @@ FAMILY_KINDS = {
     "CrossentropySoftmaxArgmax1HotWithBias", "CrossentropySoftmax1HotWithBiasDx", "CrossentropyCategorical1Hot",
     "CrossentropyCategorical1HotGrad", "Dot", "Gemm", "Gemv", "Ger", "BatchedDot", "Cholesky", "CholeskySolve", "Det",
     "Eig", "Eigh", "MatrixInverse", "MatrixPinv", "QR", "SLogDet", "SVD", "Solve", "SolveTriangular", "ExtractDiag",
-    "AllocDiag",
+    "AllocDiag", "Expm", "ExpmGrad",
 }
 
 

@@ -210,6 +210,52 @@ def test_cho_solve(dtype, lower):
     np.testing.assert_allclose(out, np.linalg.solve(a.astype("float64"), b.astype("float64")), **tol(dtype))
 
 
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("n", [0, 1, 3, 6])
+@pytest.mark.parametrize("scale", [1e-3, 0.1, 0.5, 1.5, 4.0, 60.0])  # every Padé degree, and squarings
+def test_expm(dtype, n, scale):
+    a = np.random.default_rng(n).standard_normal((n, n))
+    a = (scale * a / max(1.0, np.abs(a).sum(axis=0).max(initial=0))).astype(dtype)  # 1-norm: scale
+    out = run(T.slinalg.expm, strided(a))
+    expected = sl.expm(a.astype("float64"))
+    assert out.dtype == dtype and out.shape == (n, n)
+    # Relative to the largest entry: entries much smaller than it come from cancellation. The float64
+    # bound is scipy's own error: at scale 60, n = 3 it is 1.6e-12 against a 50-digit mpmath expm
+    # (kiln's is 8.5e-15).
+    error = np.abs(out - expected).max(initial=0)
+    assert error <= (1e-5 if dtype == "float32" else 1e-11) * np.abs(expected).max(initial=0), error
+
+
+def test_expm_of_known_matrices():
+    # exp of a diagonal matrix, of a nilpotent one (I + N), of a rotation generator.
+    x = T.dmatrix("x")
+    f = kiln.function([x], T.slinalg.expm(x))
+    # -30 takes three squarings, each doubling the relative error of the tiny entry: ~150 ulps.
+    np.testing.assert_allclose(f(np.diag([0.0, 1.0, -30.0])), np.diag(np.exp([0.0, 1.0, -30.0])), rtol=1e-13)
+    np.testing.assert_allclose(f(np.array([[0.0, 2.0], [0.0, 0.0]])), [[1.0, 2.0], [0.0, 1.0]], rtol=1e-15)
+    t = 2.5
+    np.testing.assert_allclose(f(np.array([[0.0, -t], [t, 0.0]])),
+                               [[np.cos(t), -np.sin(t)], [np.sin(t), np.cos(t)]], rtol=1e-13, atol=1e-15)
+
+
+def test_expm_errors_and_debug_mode():
+    x = T.dmatrix("x")
+    with pytest.raises(ValueError, match=r"Expm: input 0 .* must be a square matrix"):
+        T.slinalg.expm(T.tensor("float64", shape=(2, 3)))
+    f = kiln.function([x], T.slinalg.expm(x))
+    with pytest.raises(ValueError, match=r"Expm.*must be a square matrix, got shape \(2, 3\)"):
+        f(np.ones((2, 3)))
+    with pytest.raises(np.linalg.LinAlgError, match="Expm: input A contains NaN or infinity"):
+        f(np.array([[np.nan]]))
+    cost = T.sum(T.slinalg.expm(x) * T.arange(9.0).reshape((3, 3)))
+    outputs = [T.slinalg.expm(x), G.grad(cost, x)]
+    xv = np.random.default_rng(3).standard_normal((3, 3)) * 3
+    fast = kiln.function([x], outputs)(xv)
+    debug = kiln.function([x], outputs, mode="DebugMode")(xv)
+    for a, b in zip(fast, debug):
+        np.testing.assert_allclose(a, b, rtol=1e-12)
+
+
 def test_theano_solver_names():
     a, b = gen(lower_triangular(3), "float64"), np.arange(3.0)
     np.testing.assert_allclose(run(T.slinalg.solve_lower_triangular, a, b), np.linalg.solve(a, b))
@@ -324,6 +370,8 @@ GRADS = {  # name -> (function, input generators)
     "alloc_diag_batched": (lambda v: T.alloc_diag(v, 2), [lambda rng: rng.standard_normal((2, 3))]),
     "tril_triu": (lambda m: T.tril(m, 1) * 2 + T.triu(m, -1), [lambda rng: rng.standard_normal((3, 4))]),
     "matrix_power_negative": (lambda a: T.nlinalg.matrix_power(a, -2), [well_conditioned(3)]),
+    "expm_scaled_and_squared": (T.slinalg.expm, [lambda rng: rng.standard_normal((4, 4)) * 3]),
+    "expm_small": (T.slinalg.expm, [lambda rng: rng.standard_normal((3, 3)) * 0.01]),
     "kron_vector_matrix": (T.slinalg.kron, [lambda rng: rng.standard_normal(2), lambda rng: rng.standard_normal((2, 3))]),
 }
 for _ord in ["fro", "nuc", 2, -2, 1, np.inf]:
@@ -384,6 +432,8 @@ SHAPE_CASES = {
     "eigh_v": lambda: T.nlinalg.eigh(SQUARE)[1],
     "eig_v": lambda: T.nlinalg.eig(SQUARE)[1],
     "cholesky": lambda: T.slinalg.cholesky(SQUARE),
+    "expm": lambda: T.slinalg.expm(SQUARE),
+    "expm_grad": lambda: G.grad(T.sum(T.slinalg.expm(SQUARE)), SQUARE),
     "solve_vector": lambda: T.slinalg.solve(SQUARE, VEC),
     "solve_matrix": lambda: T.slinalg.solve_triangular(SQUARE, T.dot(SQUARE, TALL[:4])),
     "cho_solve": lambda: T.slinalg.cho_solve((SQUARE, True), VEC),
@@ -514,7 +564,7 @@ def test_theano_and_pytensor_names():
                  "extract_diag", "alloc_diag", "matrix_dot", "matrix_power", "norm", "kron"]:
         assert callable(getattr(T.nlinalg, name)), name
     for name in ["cholesky", "solve", "solve_triangular", "cho_solve", "solve_lower_triangular", "solve_upper_triangular",
-                 "solve_symmetric", "eigvalsh", "kron"]:
+                 "solve_symmetric", "eigvalsh", "kron", "expm"]:
         assert callable(getattr(T.slinalg, name)), name
     for name in ["diag", "trace", "tril", "triu", "diagonal"]:
         assert callable(getattr(T, name)), name

@@ -102,6 +102,9 @@ Var norm(const Var& x, const NormOrd& ord = {}, const Axes& axis = std::nullopt,
 /// The Cholesky factor of a symmetric positive definite matrix: lower L with a = L L^T, or upper
 /// U with a = U^T U; only that triangle of a is read. LinAlgError when a is not positive definite.
 Var cholesky(const Var& a, bool lower = true);
+/// The matrix exponential of a square matrix (scipy.linalg.expm): scaling and squaring with Padé
+/// approximants, computed in double. Differentiable (once). LinAlgError for NaN or infinite entries.
+Var expm(const Var& a);
 /// x with a x = b (scipy.linalg.solve), b a vector or a matrix of right-hand sides. assume_a:
 /// "gen" (LU), "sym"/"her" (symmetric indefinite, Bunch-Kaufman) or "pos" (positive definite,
 /// Cholesky); for the last two only the lower or upper triangle of a is read. LinAlgError when a
