@@ -256,6 +256,52 @@ def test_expm_errors_and_debug_mode():
         np.testing.assert_allclose(a, b, rtol=1e-12)
 
 
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("shape", [(6, 3), (3, 5), (4, 4), (5, 1)])
+@pytest.mark.parametrize("b_cols", [None, 2])
+def test_lstsq(dtype, shape, b_cols):
+    rng = np.random.default_rng(shape[0] * 10 + shape[1])
+    a = rng.standard_normal(shape).astype(dtype)
+    b = rng.standard_normal(shape[:1] + ((b_cols,) if b_cols else ())).astype(dtype)
+    x, residuals, rank, s = run(lambda p, q: T.nlinalg.lstsq(p, q), strided(a), b)
+    want = np.linalg.lstsq(a.astype("float64"), b.astype("float64"), rcond=np.finfo(dtype).eps * max(shape))
+    assert x.dtype == dtype and residuals.dtype == dtype and s.dtype == dtype
+    for got, expected in zip([x, residuals, rank, s], want):
+        assert np.shape(got) == np.shape(expected)
+        np.testing.assert_allclose(got, expected, **tol(dtype))
+
+
+@pytest.mark.parametrize("rcond", [None, -1, 1e-8])
+def test_lstsq_of_a_rank_deficient_matrix_is_the_minimum_norm_solution(rcond):
+    rng = np.random.default_rng(5)
+    a = rng.standard_normal((6, 2)) @ rng.standard_normal((2, 4))  # rank 2
+    b = rng.standard_normal((6, 3))
+    x, residuals, rank, s = run(lambda p, q: T.nlinalg.lstsq(p, q, rcond), a, b)
+    np.testing.assert_allclose(x, np.linalg.pinv(a) @ b, rtol=1e-9, atol=1e-12)
+    assert rank == 2 and residuals.shape == (0,)  # numpy gives no residuals below full column rank
+    np.testing.assert_allclose(s, np.linalg.svd(a, compute_uv=False), rtol=1e-12, atol=1e-14)
+    # An rcond above the second singular value's ratio keeps only the first.
+    x1, _, rank1, _ = run(lambda p, q: T.nlinalg.lstsq(p, q, 0.99 * s[1] / s[0] + 0.01), a, b)
+    u, sv, vt = np.linalg.svd(a, full_matrices=False)
+    assert rank1 == 1
+    np.testing.assert_allclose(x1, np.outer(vt[0], u[:, 0] @ b) / sv[0], rtol=1e-9, atol=1e-12)
+
+
+def test_lstsq_errors_and_debug_mode():
+    with pytest.raises(TypeError, match="lstsq: a must be a matrix"):
+        T.nlinalg.lstsq(T.dvector(), T.dvector())
+    with pytest.raises(TypeError, match="lstsq: b must be a vector or a matrix"):
+        T.nlinalg.lstsq(T.dmatrix(), T.dtensor3())
+    a, b = T.dmatrix("a"), T.dmatrix("b")
+    x, residuals, rank, s = T.nlinalg.lstsq(a, b)
+    outputs = [x, residuals, rank, s, *G.grad(T.sum(x * x) + T.sum(residuals), [a, b])]
+    av, bv = gen(well_conditioned(5, 3), "float64"), np.arange(10.0).reshape(5, 2)
+    fast = kiln.function([a, b], outputs)(av, bv)
+    debug = kiln.function([a, b], outputs, mode="DebugMode")(av, bv)
+    for p, q in zip(fast, debug):
+        np.testing.assert_allclose(p, q, rtol=1e-10, atol=1e-12)
+
+
 def test_theano_solver_names():
     a, b = gen(lower_triangular(3), "float64"), np.arange(3.0)
     np.testing.assert_allclose(run(T.slinalg.solve_lower_triangular, a, b), np.linalg.solve(a, b))
@@ -372,6 +418,9 @@ GRADS = {  # name -> (function, input generators)
     "matrix_power_negative": (lambda a: T.nlinalg.matrix_power(a, -2), [well_conditioned(3)]),
     "expm_scaled_and_squared": (T.slinalg.expm, [lambda rng: rng.standard_normal((4, 4)) * 3]),
     "expm_small": (T.slinalg.expm, [lambda rng: rng.standard_normal((3, 3)) * 0.01]),
+    "lstsq_x_tall": (lambda a, b: T.nlinalg.lstsq(a, b)[0], [well_conditioned(5, 3), lambda rng: rng.standard_normal((5, 2))]),
+    "lstsq_x_wide_vector": (lambda a, b: T.nlinalg.lstsq(a, b)[0], [well_conditioned(3, 4), lambda rng: rng.standard_normal(3)]),
+    "lstsq_residuals": (lambda a, b: T.nlinalg.lstsq(a, b)[1], [well_conditioned(5, 3), lambda rng: rng.standard_normal((5, 2))]),
     "kron_vector_matrix": (T.slinalg.kron, [lambda rng: rng.standard_normal(2), lambda rng: rng.standard_normal((2, 3))]),
 }
 for _ord in ["fro", "nuc", 2, -2, 1, np.inf]:
@@ -433,6 +482,9 @@ SHAPE_CASES = {
     "eig_v": lambda: T.nlinalg.eig(SQUARE)[1],
     "cholesky": lambda: T.slinalg.cholesky(SQUARE),
     "expm": lambda: T.slinalg.expm(SQUARE),
+    "lstsq_x": lambda: T.nlinalg.lstsq(TALL, TALL[:, 0])[0],
+    "lstsq_residuals_tall": lambda: T.nlinalg.lstsq(TALL, TALL[:, :2] + 1)[1],
+    "lstsq_residuals_wide": lambda: T.nlinalg.lstsq(WIDE, WIDE[:, 0])[1],
     "expm_grad": lambda: G.grad(T.sum(T.slinalg.expm(SQUARE)), SQUARE),
     "solve_vector": lambda: T.slinalg.solve(SQUARE, VEC),
     "solve_matrix": lambda: T.slinalg.solve_triangular(SQUARE, T.dot(SQUARE, TALL[:4])),
@@ -561,7 +613,7 @@ def test_family_under_debug_mode():
 
 def test_theano_and_pytensor_names():
     for name in ["matrix_inverse", "inv", "pinv", "det", "slogdet", "eig", "eigh", "svd", "qr", "trace", "diag",
-                 "extract_diag", "alloc_diag", "matrix_dot", "matrix_power", "norm", "kron"]:
+                 "extract_diag", "alloc_diag", "matrix_dot", "matrix_power", "norm", "kron", "lstsq"]:
         assert callable(getattr(T.nlinalg, name)), name
     for name in ["cholesky", "solve", "solve_triangular", "cho_solve", "solve_lower_triangular", "solve_upper_triangular",
                  "solve_symmetric", "eigvalsh", "kron", "expm"]:

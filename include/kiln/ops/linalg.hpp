@@ -73,6 +73,11 @@ std::vector<Var> qr(const Var& a, const std::string& mode = "reduced");
 /// The Moore-Penrose pseudo-inverse (numpy.linalg.pinv: singular values below 1e-15 times the
 /// largest are treated as zero). Its gradient assumes a has full rank, as Theano's does.
 Var pinv(const Var& a);
+/// numpy.linalg.lstsq: (x minimising |a x - b| with the least norm, the squared residual norm of
+/// each column of b (an empty vector unless rank = columns < rows), the rank, a's singular values).
+/// Singular values up to rcond times the largest count as zero; rcond unset: eps * max(rows,
+/// columns), negative: eps. b is a vector or a matrix; x and the residuals are differentiable.
+std::vector<Var> lstsq(const Var& a, const Var& b, std::optional<double> rcond = std::nullopt);
 /// m to the integer power n by repeated squaring; n = 0 gives the identity, n < 0 the power of
 /// the inverse (numpy.linalg.matrix_power).
 Var matrix_power(const Var& m, int64_t n);
