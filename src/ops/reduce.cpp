@@ -401,11 +401,6 @@ std::optional<std::vector<int>> reduce_axes(const Apply& node) {
   return std::nullopt;
 }
 
-std::optional<std::vector<int>> arg_reduce_axes(const Apply& node) {
-  if (auto* r = dynamic_cast<const ArgReduce*>(&node.op())) return r->axes();
-  return std::nullopt;
-}
-
 Var reduce_like(const Apply& node, const Var& x, const std::vector<int>& axes) {
   auto* r = dynamic_cast<const CAReduce*>(&node.op());
   KILN_ASSERT(r != nullptr) << "reduce_like: " << node.op().name() << " is not a reduction";
@@ -439,6 +434,11 @@ Var argmin(const Var& x, const Axes& axis, bool keepdims) { return arg_reduce(fa
 
 std::pair<Var, Var> max_and_argmax(const Var& x, const Axes& axis, bool keepdims) {
   return {max(x, axis, keepdims), argmax(x, axis, keepdims)};
+}
+
+std::optional<std::vector<int>> arg_reduce_axes(const Apply& node) {
+  if (auto* r = dynamic_cast<const ArgReduce*>(&node.op())) return r->axes();
+  return std::nullopt;
 }
 
 Var mean(const Var& x, const Axes& axis, bool keepdims, std::optional<DType> dtype) {
