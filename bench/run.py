@@ -50,7 +50,8 @@ def peer(name):
 
 
 def time_peers(builders, repeat, number=1, check=None):
-    """{peer: seconds or None (absent)} for each peer in `builders` (name -> lambda module: callable).
+    """{peer: seconds, None (absent) or a reason} for each peer in `builders` (name -> lambda module:
+    callable, or a string saying why the installed version cannot compute the row).
 
     `check(result)` asserts the peer's first result agrees with the reference, so a row never times
     a peer computing something else.
@@ -62,6 +63,9 @@ def time_peers(builders, repeat, number=1, check=None):
             times[name] = None
             continue
         fn = build(module)
+        if isinstance(fn, str):
+            times[name] = fn
+            continue
         if check is not None:
             check(fn())
         times[name] = median_time(fn, repeat, number)
@@ -170,6 +174,16 @@ def bench_mlp_forward(quick):
                 note="784-500-10 tanh/softmax forward, batch 128, float32")
 
 
+def numpy_softmax_nll(z, labels):
+    """The mean negative log-likelihood of `labels` under softmax(z), and its gradient wrt z."""
+    e = np.exp(z - z.max(axis=1, keepdims=True))
+    p = e / e.sum(axis=1, keepdims=True)
+    n = len(labels)
+    loss = -np.mean(np.log(p[np.arange(n), labels]))
+    p[np.arange(n), labels] -= 1
+    return loss, p / n
+
+
 def bench_mlp_sgd_step(quick):
     rng = np.random.default_rng(0)
     w1, b1, w2, b2 = mlp_params(rng)
@@ -189,14 +203,7 @@ def bench_mlp_sgd_step(quick):
     def reference():
         rw1, rb1, rw2, rb2 = ref
         hv = np.tanh(data @ rw1 + rb1)
-        z = hv @ rw2 + rb2
-        e = np.exp(z - z.max(axis=1, keepdims=True))
-        pv = e / e.sum(axis=1, keepdims=True)
-        n = len(labels)
-        loss = -np.mean(np.log(pv[np.arange(n), labels]))
-        dz = pv.copy()
-        dz[np.arange(n), labels] -= 1
-        dz /= n
+        loss, dz = numpy_softmax_nll(hv @ rw2 + rb2, labels)
         dw2, db2 = hv.T @ dz, dz.sum(axis=0)
         dh = (dz @ rw2.T) * (1 - hv * hv)
         dw1, db1 = data.T @ dh, dh.sum(axis=0)
@@ -229,7 +236,7 @@ def mlp_sgd_step_pytensor(pytensor, data, labels, lr):
 
 
 def mlp_sgd_step_jax(jax, data, labels, lr):
-    """The same SGD step in JAX: one jitted function from parameters to (loss, new parameters)."""
+    """The same SGD step in JAX."""
     jnp = jax.numpy
 
     def loss(params, x, y):
@@ -237,13 +244,19 @@ def mlp_sgd_step_jax(jax, data, labels, lr):
         logp = jax.nn.log_softmax(jnp.tanh(x @ w1 + b1) @ w2 + b2)
         return -jnp.mean(logp[jnp.arange(y.shape[0]), y])
 
+    return jax_sgd_stepper(jax, loss, mlp_params(np.random.default_rng(0)), data, labels, lr)
+
+
+def jax_sgd_stepper(jax, loss, initial, data, labels, lr):
+    """A callable running one SGD step of loss(params, x, y) in JAX per call, from the parameters
+    `initial`, as one jitted function from parameters to (loss, new parameters); it returns the loss."""
     @jax.jit
     def step(params, x, y):
         value, grads = jax.value_and_grad(loss)(params, x, y)
         return value, [q - lr * g for q, g in zip(params, grads)]
 
-    state = {"params": [jnp.asarray(v) for v in mlp_params(np.random.default_rng(0))]}
-    x, y = jnp.asarray(data), jnp.asarray(labels)
+    state = {"params": [jax.numpy.asarray(v) for v in initial]}
+    x, y = jax.numpy.asarray(data), jax.numpy.asarray(labels)
 
     def run():
         value, state["params"] = step(state["params"], x, y)
@@ -290,6 +303,18 @@ def cpu_peak_gflops(dtype):
     return peak, f"{cores} cores x {mhz[0] / 1e3:.2f} GHz x 2 FMA x {lanes} lanes ({bits}-bit) x 2"
 
 
+def openblas_peak_gflops(dtype, n=2048, runs=3):
+    """What OpenBLAS achieves on this machine now: the best of `runs` n x n matmuls through numpy.
+
+    Measured in the same run as the row, so the kiln/peak ratio compares figures taken under the
+    same load; the best run, since a peak is what the library reaches when not interrupted."""
+    rng = np.random.default_rng(1)
+    a, b = (rng.standard_normal((n, n)).astype(dtype) for _ in range(2))
+    np.matmul(a, b)  # warm-up: thread start, page faults
+    best = min(median_time(lambda: np.matmul(a, b), 1) for _ in range(runs))
+    return 2.0 * n ** 3 / best / 1e9
+
+
 def bench_gemm(dtype, quick, n=1024):
     rng = np.random.default_rng(0)
     a, b = (rng.standard_normal((n, n)).astype(dtype) for _ in range(2))
@@ -299,12 +324,15 @@ def bench_gemm(dtype, quick, n=1024):
     repeat = 5 if quick else 15
     kiln_s, numpy_s = median_time(lambda: f(a, b), repeat), median_time(lambda: np.matmul(a, b), repeat)
     flops = 2.0 * n ** 3
+    kiln_gflops, numpy_gflops = flops / kiln_s / 1e9, flops / numpy_s / 1e9
+    achieved = openblas_peak_gflops(dtype)
     peak, how = cpu_peak_gflops(dtype)
-    peak_note = f"; peak {peak:.0f} GFLOP/s = {how}: kiln at {flops / kiln_s / 1e9 / peak:.0%}" if peak else ""
-    return dict(kiln=kiln_s, reference=numpy_s, kiln_gflops=flops / kiln_s / 1e9, reference_gflops=flops / numpy_s / 1e9,
-                peak_gflops=peak,
-                note=f"{n}x{n} {dtype} dot (sgemm/dgemm): kiln {flops / kiln_s / 1e9:.0f} vs numpy matmul "
-                     f"{flops / numpy_s / 1e9:.0f} GFLOP/s{peak_note}")
+    peak_note = f"; theoretical peak {peak:.0f} GFLOP/s = {how}: kiln at {kiln_gflops / peak:.0%}" if peak else ""
+    return dict(kiln=kiln_s, reference=numpy_s, kiln_gflops=kiln_gflops, reference_gflops=numpy_gflops,
+                openblas_peak_gflops=achieved, peak_gflops=peak,
+                note=f"{n}x{n} {dtype} dot (sgemm/dgemm): kiln {kiln_gflops:.0f} vs numpy matmul {numpy_gflops:.0f} "
+                     f"GFLOP/s; OpenBLAS peak measured now (best 2048x2048 matmul) {achieved:.0f} GFLOP/s: kiln at "
+                     f"{kiln_gflops / achieved:.0%}{peak_note}")
 
 
 def bench_random(kind, quick):
@@ -341,23 +369,62 @@ def numpy_conv_forward(x, w, pad):
     return np.ascontiguousarray((flipped @ cols).reshape(w.shape[0], x.shape[0], oh, ow).transpose(1, 0, 2, 3))
 
 
-def numpy_conv_backward(x, w, g, pad):
-    """(gradient wrt x, gradient wrt w) of the true convolution, given g, the output's gradient."""
+def numpy_conv_grad_inputs(w, g, xshape, pad):
+    """The gradient of the true convolution wrt its input x (of shape xshape), given g, the output's
+    gradient: col = filters^T . g, then col2im adds each column back where im2col read it."""
     f, c, kh, kw = w.shape
     b, _, oh, ow = g.shape
-    cols, _ = numpy_columns(x, kh, kw, pad)
     top = g.transpose(1, 0, 2, 3).reshape(f, -1)
-    gw = (top @ cols.T).reshape(w.shape)[:, :, ::-1, ::-1]
     dcols = (w[:, :, ::-1, ::-1].reshape(f, -1).T @ top).reshape(c, kh, kw, b, oh, ow)
-    gxp = np.zeros((b, c, x.shape[2] + 2 * pad, x.shape[3] + 2 * pad), dtype=x.dtype)
+    gxp = np.zeros((b, c, xshape[2] + 2 * pad, xshape[3] + 2 * pad), dtype=g.dtype)
     for i in range(kh):
         for j in range(kw):
             gxp[:, :, i:i + oh, j:j + ow] += dcols[:, i, j].transpose(1, 0, 2, 3)
-    return gxp[:, :, pad:pad + x.shape[2], pad:pad + x.shape[3]], np.ascontiguousarray(gw)
+    return gxp[:, :, pad:pad + xshape[2], pad:pad + xshape[3]]
+
+
+def numpy_conv_grad_weights(x, g, wshape, pad):
+    """The gradient of the true convolution wrt its filters (of shape wshape), given g."""
+    cols, _ = numpy_columns(x, wshape[2], wshape[3], pad)
+    top = g.transpose(1, 0, 2, 3).reshape(wshape[0], -1)
+    return np.ascontiguousarray((top @ cols.T).reshape(wshape)[:, :, ::-1, ::-1])
+
+
+def numpy_conv_backward(x, w, g, pad):
+    """(gradient wrt x, gradient wrt w) of the true convolution, given g, the output's gradient."""
+    return numpy_conv_grad_inputs(w, g, x.shape, pad), numpy_conv_grad_weights(x, g, w.shape, pad)
 
 
 CONV_LAYERS = {"lenet": ((64, 1, 28, 28), (20, 1, 5, 5), "valid", 0),
                "vgg3x3": ((64, 64, 32, 32), (64, 64, 3, 3), "half", 1)}
+
+
+def pytensor_has_no_conv(pytensor):
+    # PyTensor removed tensor.nnet (conv2d, abstract_conv, pooling); what is left, signal.convolve2d,
+    # convolves single 2-d arrays, so a batch of multi-channel images is a Blockwise of one scipy
+    # call per (image, filter, channel) triple: not the same computation, so not timed.
+    return f"no conv2d for batches of multi-channel images (PyTensor {pytensor.__version__} removed tensor.nnet)"
+
+
+def jax_conv(jax, pad):
+    """The true convolution (flipped filters) of NCHW images with OIHW filters, stride 1."""
+    def conv(x, w):
+        return jax.lax.conv_general_dilated(x, w[:, :, ::-1, ::-1], (1, 1), [(pad, pad), (pad, pad)],
+                                            dimension_numbers=("NCHW", "OIHW", "NCHW"))
+    return conv
+
+
+def jax_conv_rows(jax, backward, pad, xv, wv, gv):
+    """A callable running the conv row's computation in JAX: the forward convolution, or its vjp
+    (gradients wrt input and filters) for gv."""
+    conv = jax_conv(jax, pad)
+    x, w = jax.numpy.asarray(xv), jax.numpy.asarray(wv)
+    if not backward:
+        f = jax.jit(conv)
+        return lambda: f(x, w).block_until_ready()
+    g = jax.numpy.asarray(gv)
+    f = jax.jit(lambda x, w, g: jax.vjp(conv, x, w)[1](g))
+    return lambda: jax.block_until_ready(f(x, w, g))
 
 
 def bench_conv(layer, backward, quick):
@@ -370,20 +437,144 @@ def bench_conv(layer, backward, quick):
     what = f"{xshape[0]}x{xshape[1]}x{xshape[2]}x{xshape[3]} * {wshape[0]}x{wshape[1]}x{wshape[2]}x{wshape[3]}"
     if not backward:
         f = kiln.function([x, w], T.nnet.conv2d(x, w, border_mode=border_mode))
-        np.testing.assert_allclose(f(xv, wv), numpy_conv_forward(xv, wv, pad), rtol=1e-3, atol=1e-3)
+        want = numpy_conv_forward(xv, wv, pad)
+        np.testing.assert_allclose(f(xv, wv), want, rtol=1e-3, atol=1e-3)
+        peers = time_peers(dict(pytensor=pytensor_has_no_conv,
+                                jax=lambda m: jax_conv_rows(m, False, pad, xv, wv, None)), repeat,
+                           check=lambda r: np.testing.assert_allclose(np.asarray(r), want, rtol=1e-3, atol=1e-3))
         return dict(kiln=median_time(lambda: f(xv, wv), repeat),
-                    reference=median_time(lambda: numpy_conv_forward(xv, wv, pad), repeat),
+                    reference=median_time(lambda: numpy_conv_forward(xv, wv, pad), repeat), peers=peers,
                     note=f"conv2d forward {what} '{border_mode}', float32 (numpy: im2col + matmul)")
     g = T.ftensor4("g")
     gv = rng.standard_normal(numpy_conv_forward(xv, wv, pad).shape).astype("float32")
     f = kiln.function([x, w, g], [abstract_conv.conv2d_grad_wrt_inputs(g, w, xshape, border_mode=border_mode),
                                   abstract_conv.conv2d_grad_wrt_weights(x, g, wshape, border_mode=border_mode)])
-    for got, want in zip(f(xv, wv, gv), numpy_conv_backward(xv, wv, gv, pad)):
+    wants = numpy_conv_backward(xv, wv, gv, pad)
+    for got, want in zip(f(xv, wv, gv), wants):
         np.testing.assert_allclose(got, want, rtol=1e-3, atol=1e-2)
+
+    def check(results):
+        for got, want in zip(results, wants):
+            np.testing.assert_allclose(np.asarray(got), want, rtol=1e-3, atol=1e-2)
+
+    peers = time_peers(dict(pytensor=pytensor_has_no_conv, jax=lambda m: jax_conv_rows(m, True, pad, xv, wv, gv)),
+                       repeat, check=check)
     return dict(kiln=median_time(lambda: f(xv, wv, gv), repeat),
-                reference=median_time(lambda: numpy_conv_backward(xv, wv, gv, pad), repeat),
+                reference=median_time(lambda: numpy_conv_backward(xv, wv, gv, pad), repeat), peers=peers,
                 note=f"conv2d gradients wrt input and filters {what} '{border_mode}', float32 (numpy: im2col, "
                      "matmul, col2im)")
+
+
+# ---------------------------------------------------------------- LeNet training step
+# The classic LeNet of Theano's tutorial on 28x28 images: conv 5x5 (20 filters) -> 2x2 max pool ->
+# tanh, conv 5x5 (50 filters) -> pool -> tanh, a 800-500 tanh layer and a 500-10 softmax layer; one
+# SGD step on a batch of 64.
+
+LENET_BATCH = 64
+
+
+def lenet_params(rng):
+    def uniform(shape, fan_in, fan_out):
+        bound = np.sqrt(6.0 / (fan_in + fan_out))
+        return rng.uniform(-bound, bound, shape).astype("float32")
+    return [uniform((20, 1, 5, 5), 25, 20 * 25 / 4), np.zeros(20, "float32"),
+            uniform((50, 20, 5, 5), 20 * 25, 50 * 25 / 4), np.zeros(50, "float32"),
+            uniform((800, 500), 800, 500), np.zeros(500, "float32"),
+            uniform((500, 10), 500, 10), np.zeros(10, "float32")]
+
+
+def lenet_data(rng):
+    return rng.standard_normal((LENET_BATCH, 1, 28, 28)).astype("float32"), rng.integers(0, 10, LENET_BATCH)
+
+
+def numpy_max_pool(x):
+    """2x2 max pooling (stride 2) and the mask of the maxima (a 1 where each window's maximum is)."""
+    b, c, h, w = x.shape
+    windows = x.reshape(b, c, h // 2, 2, w // 2, 2)
+    pooled = windows.max(axis=(3, 5))
+    mask = windows == pooled[:, :, :, None, :, None]
+    return pooled, mask
+
+
+def numpy_max_pool_grad(g, mask):
+    """The gradient of numpy_max_pool's output g routed to the maxima (random data has no ties)."""
+    b, c, h, _, w, _ = mask.shape
+    return (mask * g[:, :, :, None, :, None]).reshape(b, c, 2 * h, 2 * w)
+
+
+def numpy_lenet_step(params, data, labels, lr):
+    """One SGD step of LeNet in numpy, updating `params` in place; returns the loss before the step."""
+    w1, b1, w2, b2, w3, b3, w4, b4 = params
+    p1, m1 = numpy_max_pool(numpy_conv_forward(data, w1, 0))
+    a1 = np.tanh(p1 + b1[:, None, None])
+    p2, m2 = numpy_max_pool(numpy_conv_forward(a1, w2, 0))
+    a2 = np.tanh(p2 + b2[:, None, None])
+    flat = a2.reshape(len(data), -1)
+    h = np.tanh(flat @ w3 + b3)
+    loss, dz = numpy_softmax_nll(h @ w4 + b4, labels)
+    dw4, db4 = h.T @ dz, dz.sum(axis=0)
+    dh = (dz @ w4.T) * (1 - h * h)
+    dw3, db3 = flat.T @ dh, dh.sum(axis=0)
+    dp2 = (dh @ w3.T).reshape(a2.shape) * (1 - a2 * a2)
+    dc2 = numpy_max_pool_grad(dp2, m2)
+    dw2, db2 = numpy_conv_grad_weights(a1, dc2, w2.shape, 0), dp2.sum(axis=(0, 2, 3))
+    dp1 = numpy_conv_grad_inputs(w2, dc2, a1.shape, 0) * (1 - a1 * a1)
+    dw1, db1 = numpy_conv_grad_weights(data, numpy_max_pool_grad(dp1, m1), w1.shape, 0), dp1.sum(axis=(0, 2, 3))
+    for q, g in zip(params, (dw1, db1, dw2, db2, dw3, db3, dw4, db4)):
+        q -= lr * g
+    return loss
+
+
+def bench_lenet_sgd_step(quick):
+    from kiln.tensor.signal.pool import pool_2d
+    rng = np.random.default_rng(0)
+    initial = lenet_params(rng)
+    data, labels = lenet_data(rng)
+    lr = np.float32(0.01)
+    x, y = T.ftensor4("x"), T.lvector("y")
+    params = [kiln.shared(v.copy()) for v in initial]
+    layer = x
+    for w, b in (params[0:2], params[2:4]):
+        conv = T.nnet.conv2d(layer, w)
+        layer = T.tanh(pool_2d(conv, (2, 2), ignore_border=True) + b.dimshuffle("x", 0, "x", "x"))
+    h = T.tanh(T.dot(layer.flatten(2), params[4]) + params[5])
+    p = T.nnet.softmax(T.dot(h, params[6]) + params[7])
+    cost = -T.mean(T.log(p)[T.arange(y.shape[0]), y])
+    grads = kiln.grad(cost, params)
+    step = kiln.function([x, y], cost, updates=[(q, q - lr * g) for q, g in zip(params, grads)])
+    ref = [v.copy() for v in initial]
+
+    # Same loss and same updated parameters after one step on both sides.
+    first_loss = numpy_lenet_step(ref, data, labels, lr)
+    np.testing.assert_allclose(step(data, labels), first_loss, rtol=1e-4)
+    for q, r in zip(params, ref):
+        np.testing.assert_allclose(q.get_value(), r, rtol=1e-3, atol=1e-5)
+    repeat = 5 if quick else 20
+    peers = time_peers(dict(pytensor=pytensor_has_no_conv, jax=lambda m: lenet_sgd_step_jax(m, data, labels, lr)),
+                       repeat, check=lambda r: np.testing.assert_allclose(float(r), first_loss, rtol=1e-4))
+    return dict(kiln=median_time(lambda: step(data, labels), repeat),
+                reference=median_time(lambda: numpy_lenet_step(ref, data, labels, lr), repeat), peers=peers,
+                note=f"LeNet (conv5x5x20-pool-conv5x5x50-pool-500-10, tanh) SGD step, batch {LENET_BATCH} of "
+                     "28x28, float32 (numpy: im2col conv, reshape pooling)")
+
+
+def lenet_sgd_step_jax(jax, data, labels, lr):
+    """The same SGD step in JAX."""
+    jnp, lax = jax.numpy, jax.lax
+    conv = jax_conv(jax, 0)
+
+    def pool(v):
+        return lax.reduce_window(v, -jnp.inf, lax.max, (1, 1, 2, 2), (1, 1, 2, 2), "VALID")
+
+    def loss(params, x, y):
+        w1, b1, w2, b2, w3, b3, w4, b4 = params
+        a1 = jnp.tanh(pool(conv(x, w1)) + b1[:, None, None])
+        a2 = jnp.tanh(pool(conv(a1, w2)) + b2[:, None, None])
+        h = jnp.tanh(a2.reshape(x.shape[0], -1) @ w3 + b3)
+        logp = jax.nn.log_softmax(h @ w4 + b4)
+        return -jnp.mean(logp[jnp.arange(y.shape[0]), y])
+
+    return jax_sgd_stepper(jax, loss, lenet_params(np.random.default_rng(0)), data, labels, lr)
 
 
 def compile_time(build, repeat=3, **flags):
@@ -560,6 +751,7 @@ BENCHMARKS = {
     "random_normal_10M_f32": lambda quick: bench_random("normal", quick),
     "mlp_forward_784_500_10_b128": bench_mlp_forward,
     "mlp_sgd_step_784_500_10_b128": bench_mlp_sgd_step,
+    "lenet_sgd_step_b64": bench_lenet_sgd_step,
     "conv2d_lenet_5x5_fwd_b64": lambda quick: bench_conv("lenet", False, quick),
     "conv2d_lenet_5x5_bwd_b64": lambda quick: bench_conv("lenet", True, quick),
     "conv2d_vgg_3x3_fwd_b64": lambda quick: bench_conv("vgg3x3", False, quick),
@@ -585,8 +777,12 @@ def peers_text(row):
     """'; pytensor 3.1 ms (kiln/pytensor 0.84), jax not installed' for a row that times peers."""
     parts = []
     for name, seconds in row.get("peers", {}).items():
-        parts.append(f"{name} not installed" if seconds is None
-                     else f"{name} {fmt(seconds).strip()} (kiln/{name} {row['kiln'] / seconds:.2f})")
+        if seconds is None:
+            parts.append(f"{name} not installed")
+        elif isinstance(seconds, str):
+            parts.append(f"{name}: {seconds}")
+        else:
+            parts.append(f"{name} {fmt(seconds).strip()} (kiln/{name} {row['kiln'] / seconds:.2f})")
     return "; " + ", ".join(parts) if parts else ""
 
 

@@ -53,6 +53,8 @@ void bind_nlinalg(nb::module_& m) {
     return outs.size() == 1 ? nb::cast(outs[0]) : nb::object(as_tuple(outs));
   }, nb::arg("a"), nb::arg("mode") = "reduced");
   m.def("pinv", [](nb::handle a) { return pinv(v(a)); }, nb::arg("a"));
+  m.def("lstsq", [](nb::handle a, nb::handle b, std::optional<double> rcond) { return lstsq(v(a), v(b), rcond); },
+        nb::arg("a"), nb::arg("b"), nb::arg("rcond") = nb::none());
   m.def("matrix_power", [](nb::handle a, int64_t n) { return matrix_power(v(a), n); }, nb::arg("M"), nb::arg("n"));
   m.def("kron", [](nb::handle a, nb::handle b) { return kron(v(a), v(b)); }, nb::arg("a"), nb::arg("b"));
   m.def("matrix_dot", [](nb::args factors) {
@@ -66,6 +68,7 @@ void bind_nlinalg(nb::module_& m) {
 }
 
 void bind_slinalg(nb::module_& m) {
+  m.def("expm", [](nb::handle a) { return expm(v(a)); }, nb::arg("A"));
   m.def("cholesky", [](nb::handle a, bool lower) { return cholesky(v(a), lower); }, nb::arg("a"),
         nb::arg("lower") = true);
   m.def("solve", [](nb::handle a, nb::handle b, const std::string& assume_a, bool lower) {

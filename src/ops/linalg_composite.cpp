@@ -1,12 +1,14 @@
 // Linear algebra made of other ops (their gradients come with them): matrix_power, kron,
-// matrix_dot, norm, and the generalized symmetric eigenvalues of eigvalsh(a, b).
+// matrix_dot, norm, the generalized symmetric eigenvalues of eigvalsh(a, b), and lstsq.
 #include <cmath>
 #include <limits>
 
 #include "kiln/ops/blas.hpp"
 #include "kiln/ops/elemwise.hpp"
 #include "kiln/ops/linalg.hpp"
+#include "kiln/ops/reduce.hpp"
 #include "kiln/ops/shape.hpp"
+#include "kiln/ops/subtensor.hpp"
 #include "ops/linalg_impl.hpp"
 
 namespace kiln {
@@ -148,6 +150,37 @@ Var eigvalsh(const Var& a, const Var& b, bool lower) {
   Var l = lower ? cholesky(fb, true) : transpose(cholesky(fb, false));
   Var half = solve_triangular(l, symmetric_from_triangle(fa, lower), 0, true);       // L^-1 a
   return eigh(solve_triangular(l, transpose(half), 0, true), "L").first;             // L^-1 a L^-T
+}
+
+// numpy.linalg.lstsq through the thin SVD a = U diag(s) V^T: x = V diag(1/s) U^T b over the singular
+// values above rcond * max(s) (the others count as zero: the minimum-norm solution, as LAPACK's
+// gelsd gives), rank = their number, and the squared residual norms of each column of b, returned
+// (as numpy does) only when rank = columns < rows, else an empty vector. Gradients flow through the
+// SVD; the reciprocal is taken of s where kept and of 1 elsewhere, so a zero singular value gives
+// no 0 * inf in the gradient.
+std::vector<Var> lstsq(const Var& a_in, const Var& b_in, std::optional<double> rcond) {
+  Var a = linalg::as_float(a_in, "lstsq"), b = linalg::as_float(b_in, "lstsq");
+  KILN_USER_CHECK(a->ndim() == 2, TypeError) << "lstsq: a must be a matrix, got " << a->ndim() << " dimensions";
+  KILN_USER_CHECK(b->ndim() == 1 || b->ndim() == 2, TypeError)
+      << "lstsq: b must be a vector or a matrix, got " << b->ndim() << " dimensions";
+  if (a->dtype() != b->dtype()) a = cast(a, DType::Float64), b = cast(b, DType::Float64);
+  const DType dt = a->dtype();
+  const std::vector<Var> usv = svd(a, false, true);
+  const Var &u = usv[0], &s = usv[1], &vt = usv[2];
+  const Var rows = shape_i(a, 0), cols = shape_i(a, 1);
+  const double eps = dt == DType::Float32 ? std::numeric_limits<float>::epsilon() : std::numeric_limits<double>::epsilon();
+  // numpy: rcond None means eps * max(rows, cols); a negative rcond (its old default) means eps.
+  Var scale = !rcond ? eps * cast(switch_cond(gt(rows, cols), rows, cols), dt) : typed_constant(*rcond < 0 ? eps : *rcond, dt);
+  Var keep = gt(s, scale * max(s, std::nullopt));
+  Var s_inv = cast(keep, dt) / switch_cond(keep, s, typed_constant(1, dt));
+  Var ub = dot(transpose(u), b);
+  Var x = dot(transpose(vt), (b->ndim() == 1 ? s_inv : dimshuffle(s_inv, {0, -1})) * ub);
+  Var rank = sum(cast(keep, DType::Int64));
+  Var squared = sum(sqr(b - dot(a, x)), std::vector<int>{0});
+  if (b->ndim() == 1) squared = dimshuffle(squared, {-1});
+  Var full_rank = and_(eq(rank, cols), gt(rows, cols));
+  Var residuals = advanced_subtensor1(squared, arange(shape_i(squared, 0) * cast(full_rank, DType::Int64)));
+  return {x, residuals, rank, s};
 }
 
 }  // namespace kiln

@@ -317,6 +317,7 @@ class ArgReduce final : public Op {
     const Var& x = node.input(0);
     return {is_float(x->dtype()) ? zeros_like(x) : nullptr};
   }
+  const std::vector<int>& axes() const { return axes_; }
   bool equals(const Op& o) const override {
     auto* r = dynamic_cast<const ArgReduce*>(&o);
     return r && r->max_ == max_ && r->axes_ == axes_;
@@ -472,6 +473,11 @@ Var argmin(const Var& x, const Axes& axis, bool keepdims) { return arg_reduce(fa
 
 std::pair<Var, Var> max_and_argmax(const Var& x, const Axes& axis, bool keepdims) {
   return {max(x, axis, keepdims), argmax(x, axis, keepdims)};
+}
+
+std::optional<std::vector<int>> arg_reduce_axes(const Apply& node) {
+  if (auto* r = dynamic_cast<const ArgReduce*>(&node.op())) return r->axes();
+  return std::nullopt;
 }
 
 Var mean(const Var& x, const Axes& axis, bool keepdims, std::optional<DType> dtype) {

@@ -15,11 +15,14 @@
 //   log_softmax_grad(inc(zeros, v)[rows, y], log_softmax(z)) -> dx(-v, softmax(z), y)
 //   softmax(x + b) where xent(x, b, y) is computed     -> xent(x, b, y).softmax
 //   softmax(x + b)                                     -> softmax_with_bias(x, b)
+//   argmax(softmax(z)), argmax(log_softmax(z))        -> argmax(z)
+//   argmax(softmax_with_bias(x, b))                    -> argmax(x + b)
 // where xent is crossentropy_softmax_argmax_1hot_with_bias and dx is
 // crossentropy_softmax_1hot_with_bias_dx (dx(g, p, y) = g[:, None] * (p - onehot(y))). The
 // gradient rules are algebra that holds for any p, so they need not see where p comes from.
 #include "kiln/ops/elemwise.hpp"
 #include "kiln/ops/nnet.hpp"
+#include "kiln/ops/reduce.hpp"
 #include "kiln/ops/shape.hpp"
 #include "rewrite/passes.hpp"
 
@@ -182,6 +185,24 @@ std::optional<std::vector<Var>> softmax_of_biased(const FunctionGraph&, const Ap
   return std::vector<Var>{softmax_with_bias(z.x, z.b)};
 }
 
+// argmax(softmax(z)) -> argmax(z), and the same for log_softmax and softmax_with_bias: along its
+// axis a softmax is a strictly increasing function of the logits (exp(z - c) / s with c and s
+// shared by the slice), so the argmax along that axis, or along any axes when the softmax is over
+// all of them, is the logits' one; computed on z, it skips the exps and the sums.
+std::optional<std::vector<Var>> argmax_of_softmax(const FunctionGraph&, const Apply& node) {
+  const std::vector<int> axes = *arg_reduce_axes(node);
+  const Apply* sm = owner_of(node.input(0), "Softmax");
+  if (!sm) sm = owner_of(node.input(0), "LogSoftmax");
+  if (sm) {
+    const int axis = *softmax_axis(*sm);
+    if (axis != -1 && axes != std::vector<int>{axis}) return std::nullopt;
+    return node.clone_with_new_inputs({sm->input(0)})->outputs();
+  }
+  sm = owner_of(node.input(0), "SoftmaxWithBias");
+  if (!sm || axes != std::vector<int>{1}) return std::nullopt;
+  return node.clone_with_new_inputs({sm->input(0) + dimshuffle(sm->input(1), {-1, 0})})->outputs();
+}
+
 // ---------------------------------------------------------------- gradient rules
 
 // inc(zeros, values)[rows, y] with one label y per row of the matrix `like`.
@@ -263,6 +284,7 @@ void register_nnet_rewrites(RewriteDatabase& db) {
   add_rule(db, "crossentropy_with_log_softmax_grad", {"LogSoftmaxGrad"}, &log_softmax_grad_of_one_hot);
   add_rule(db, "softmax_from_crossentropy", {"Softmax", "SoftmaxWithBias"}, &softmax_from_xent);
   add_rule(db, "softmax_with_bias", {"Softmax"}, &softmax_of_biased, {"fast_run", "nnet"});
+  add_rule(db, "argmax_of_softmax", {"Argmax"}, &argmax_of_softmax, {"fast_run", "nnet"});
 }
 
 }  // namespace kiln::detail

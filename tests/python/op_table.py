@@ -304,6 +304,7 @@ GRAD_CASES += [
     ("qr_tall", _qr_product, [well_conditioned(4, 3)]),
     ("qr_wide", lambda a: T.nlinalg.qr(a, "r"), [well_conditioned(3, 4)]),
     ("cholesky", T.slinalg.cholesky, [spd(3)]),
+    ("expm", T.slinalg.expm, [anything((3, 3))]),
     ("solve", T.slinalg.solve, [well_conditioned(3), anything((3, 2))]),
     ("solve_pos_vector", lambda a, b: T.slinalg.solve(a, b, assume_a="pos"), [spd(3), anything((3,))]),
     ("solve_triangular", lambda a, b: T.slinalg.solve_triangular(a, b, lower=True), [lower_triangular(3),

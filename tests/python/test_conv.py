@@ -33,25 +33,34 @@ def pads(border_mode, kernel, dilation):
     return list(border_mode)
 
 
+def reference_options(w, nd, border_mode, filter_flip, filter_dilation):
+    """(the filters flipped when filter_flip, the padding, the dilation) for the reference convolutions."""
+    dilation = filter_dilation or (1,) * nd
+    if filter_flip:
+        w = w[(slice(None), slice(None)) + (slice(None, None, -1),) * nd]
+    return w, pads(border_mode, w.shape[2:], dilation), dilation
+
+
+def tap_windows(kernel, dilation, out_shape, subsample):
+    """(tap, the slices of the padded input that tap reads for all outputs) for every filter tap."""
+    for tap in np.ndindex(*kernel):
+        yield tap, tuple(slice(tap[i] * dilation[i], tap[i] * dilation[i] + (out_shape[i] - 1) * subsample[i] + 1,
+                               subsample[i]) for i in range(len(kernel)))
+
+
 def reference_conv(x, w, border_mode="valid", subsample=None, filter_flip=True, filter_dilation=None, num_groups=1):
     """Direct convolution: for every kernel tap, the strided slice of the padded input it reads."""
     nd = x.ndim - 2
-    subsample = subsample or (1,) * nd
-    dilation = filter_dilation or (1,) * nd
-    kernel = w.shape[2:]
-    if filter_flip:
-        w = w[(slice(None), slice(None)) + (slice(None, None, -1),) * nd]
-    p = pads(border_mode, kernel, dilation)
+    w, p, dilation = reference_options(w, nd, border_mode, filter_flip, filter_dilation)
     xp = np.pad(x.astype("float64"), [(0, 0), (0, 0)] + [(q, q) for q in p])
-    dilated = [(k - 1) * d + 1 for k, d in zip(kernel, dilation)]
+    dilated = [(k - 1) * d + 1 for k, d in zip(w.shape[2:], dilation)]
+    subsample = subsample or (1,) * nd
     out_shape = [(xp.shape[2 + i] - dilated[i]) // subsample[i] + 1 for i in range(nd)]
     out = np.zeros((x.shape[0], w.shape[0]) + tuple(out_shape))
     cg, fg = w.shape[1], w.shape[0] // num_groups
     for g in range(num_groups):
         xg, wg = xp[:, g * cg:(g + 1) * cg], w[g * fg:(g + 1) * fg].astype("float64")
-        for tap in np.ndindex(*kernel):
-            window = tuple(slice(tap[i] * dilation[i], tap[i] * dilation[i] + (out_shape[i] - 1) * subsample[i] + 1,
-                                 subsample[i]) for i in range(nd))
+        for tap, window in tap_windows(w.shape[2:], dilation, out_shape, subsample):
             patch = xg[(slice(None), slice(None)) + window]
             out[:, g * fg:(g + 1) * fg] += np.einsum("bc...,fc->bf...", patch, wg[(slice(None), slice(None)) + tap])
     return out
@@ -195,6 +204,52 @@ def test_gradient_ops_are_the_adjoints_of_conv3d(kwargs):
     gi_v, gw_v = kiln.function([x, w, g], [gi, gw])(xv, wv, gv)
     expected = float(np.sum(yv * gv))
     np.testing.assert_allclose([np.sum(xv * gi_v), np.sum(wv * gw_v)], [expected, expected], rtol=1e-10)
+
+
+def reference_grad_inputs(g, w, xshape, border_mode="valid", subsample=None, filter_flip=True, filter_dilation=None,
+                          num_groups=1):
+    """The input gradient of reference_conv, directly: every output's gradient, times each filter tap,
+    added to the input position that tap reads."""
+    nd = g.ndim - 2
+    w, p, dilation = reference_options(w, nd, border_mode, filter_flip, filter_dilation)
+    xp = np.zeros(tuple(xshape[:2]) + tuple(xshape[2 + i] + 2 * p[i] for i in range(nd)))
+    cg, fg = w.shape[1], w.shape[0] // num_groups
+    for grp in range(num_groups):
+        gg, wg = g[:, grp * fg:(grp + 1) * fg].astype("float64"), w[grp * fg:(grp + 1) * fg].astype("float64")
+        for tap, window in tap_windows(w.shape[2:], dilation, g.shape[2:], subsample or (1,) * nd):
+            xp[(slice(None), slice(grp * cg, (grp + 1) * cg)) + window] += np.einsum(
+                "bf...,fc->bc...", gg, wg[(slice(None), slice(None)) + tap])
+    return xp[(slice(None), slice(None)) + tuple(slice(p[i], p[i] + xshape[2 + i]) for i in range(nd))]
+
+
+# The input gradient runs as a forward correlation of the output gradient when the stride and
+# dilation are 1, the padding at most kernel - 1 and there are at least 16 channels per group;
+# otherwise through col2im. These cases sit on both sides of each condition.
+INPUT_GRAD_CASES = [
+    ((3, 16, 9, 8), (5, 16, 3, 3), dict()),
+    ((3, 16, 9, 8), (5, 16, 3, 3), dict(border_mode="full")),
+    ((3, 32, 9, 8), (7, 32, 3, 2), dict(border_mode="half")),
+    ((3, 20, 7, 8), (6, 20, 3, 3), dict(border_mode=(2, 1), filter_flip=False)),
+    ((2, 32, 6, 7), (8, 16, 3, 3), dict(border_mode="half", num_groups=2)),
+    ((2, 16, 6, 7), (6, 16, 2, 2), dict(border_mode=(2, 1))),  # pad 2 > kernel - 1: col2im
+    ((2, 16, 9, 8), (4, 16, 3, 3), dict(subsample=(2, 1))),  # stride: col2im
+    ((2, 16, 9, 8), (4, 16, 3, 3), dict(filter_dilation=(1, 2))),  # dilation: col2im
+    ((3, 15, 9, 8), (5, 15, 3, 3), dict(border_mode="half")),  # 15 channels: col2im
+    ((2, 16, 5, 6, 4), (3, 16, 3, 2, 2), dict(border_mode="half")),
+]
+
+
+@pytest.mark.parametrize("dtype", FLOATS)
+@pytest.mark.parametrize("xshape,wshape,kwargs", INPUT_GRAD_CASES)
+def test_grad_wrt_inputs_against_a_direct_reference(xshape, wshape, kwargs, dtype):
+    nd = len(xshape) - 2
+    wv = data(wshape, dtype, 30)
+    gv = data(reference_conv(data(xshape, dtype, 31), wv, **kwargs).shape, dtype, 32)
+    w, g = T.tensor(dtype, shape=(None,) * (nd + 2)), T.tensor(dtype, shape=(None,) * (nd + 2))
+    grad_inputs = AC.conv2d_grad_wrt_inputs if nd == 2 else AC.conv3d_grad_wrt_inputs
+    got = kiln.function([w, g], grad_inputs(g, w, xshape, **kwargs))(wv, gv)
+    assert got.dtype == dtype and got.shape == xshape
+    np.testing.assert_allclose(got, reference_grad_inputs(gv, wv, xshape, **kwargs), **tol(dtype))
 
 
 def test_grad_wrt_inputs_with_subsample_uses_the_given_input_shape():

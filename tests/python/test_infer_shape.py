@@ -37,6 +37,7 @@ CASES = {
     "dot_mv": lambda: T.dot(M, V),
     "dot_vm": lambda: T.dot(V, M.T),
     "dot_vv": lambda: T.dot(V, V),
+    "gemm": lambda: T.blas.gemm_no_inplace(T.dot(M, M.T), S, M, M.T, S),
     "gemv": lambda: T.blas.gemv_no_inplace(V[:3], S, M, V, S),
     "ger": lambda: T.blas.ger(M, S, C[:, 0], V),
     "batched_dot": lambda: T.batched_dot(M, M),
@@ -94,6 +95,12 @@ def _conv_cases():
         "conv2d_grad_weights": lambda: ac.conv2d_grad_wrt_weights(X4, T.nnet.conv2d(X4, W4, num_groups=2), W4.shape,
                                                                   num_groups=2),
         "conv3d": lambda: T.nnet.conv3d(x5, w5, num_groups=2, border_mode="half"),
+        "conv3d_grad_inputs": lambda: ac.conv3d_grad_wrt_inputs(
+            T.nnet.conv3d(x5, w5, num_groups=2, subsample=(2, 1, 1)), w5,
+            (None, None, X4.shape[2], X4.shape[3], 1), num_groups=2, subsample=(2, 1, 1)),
+        "conv3d_grad_weights": lambda: ac.conv3d_grad_wrt_weights(x5, T.nnet.conv3d(x5, w5, border_mode="full",
+                                                                                    num_groups=2),
+                                                                  w5.shape, border_mode="full", num_groups=2),
         "pool_partial": lambda: pool.pool_2d(X4, (3, 4), ignore_border=False, stride=(2, 1)),
         "pool_padded": lambda: pool.pool_2d(X4[0], (3, 2), stride=(2, 2), pad=(1, 1), mode="average_inc_pad"),
         "pool_3d": lambda: pool.pool_3d(X4, (2, 3, 4), ignore_border=False),
@@ -107,3 +114,24 @@ def _conv_cases():
 @pytest.mark.parametrize("name", sorted(_conv_cases()))
 def test_infer_shape_conv_and_pool(name):
     check([X4, W4], _conv_cases()[name](), [X4V, W4V])
+
+
+# The op kinds of the neural-network, BLAS and linear-algebra families; each needs a case above or
+# in test_linalg.SHAPE_CASES whose output it computes.
+FAMILY_KINDS = {
+    "AbstractConv2d", "AbstractConv2d_gradInputs", "AbstractConv2d_gradWeights", "AbstractConv3d",
+    "AbstractConv3d_gradInputs", "AbstractConv3d_gradWeights", "Pool", "MaxPoolGrad", "AveragePoolGrad",
+    "DownsampleFactorMaxGradGrad", "Softmax", "SoftmaxGrad", "LogSoftmax", "LogSoftmaxGrad", "SoftmaxWithBias",
+    "CrossentropySoftmaxArgmax1HotWithBias", "CrossentropySoftmax1HotWithBiasDx", "CrossentropyCategorical1Hot",
+    "CrossentropyCategorical1HotGrad", "Dot", "Gemm", "Gemv", "Ger", "BatchedDot", "Cholesky", "CholeskySolve", "Det",
+    "Eig", "Eigh", "MatrixInverse", "MatrixPinv", "QR", "SLogDet", "SVD", "Solve", "SolveTriangular", "ExtractDiag",
+    "AllocDiag", "Expm", "ExpmGrad",
+}
+
+
+def test_every_family_op_kind_has_an_infer_shape_case():
+    import test_linalg
+    assert FAMILY_KINDS <= {kind for kind, _ in _core.registered_op_kinds()}
+    builders = list(CASES.values()) + list(_conv_cases().values()) + list(test_linalg.SHAPE_CASES.values())
+    covered = {out.owner.op.kind for out in (build() for build in builders) if out.owner is not None}
+    assert not FAMILY_KINDS - covered, f"op kinds without an infer_shape case: {sorted(FAMILY_KINDS - covered)}"

@@ -210,6 +210,98 @@ def test_cho_solve(dtype, lower):
     np.testing.assert_allclose(out, np.linalg.solve(a.astype("float64"), b.astype("float64")), **tol(dtype))
 
 
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("n", [0, 1, 3, 6])
+@pytest.mark.parametrize("scale", [1e-3, 0.1, 0.5, 1.5, 4.0, 60.0])  # every Padé degree, and squarings
+def test_expm(dtype, n, scale):
+    a = np.random.default_rng(n).standard_normal((n, n))
+    a = (scale * a / max(1.0, np.abs(a).sum(axis=0).max(initial=0))).astype(dtype)  # 1-norm: scale
+    out = run(T.slinalg.expm, strided(a))
+    expected = sl.expm(a.astype("float64"))
+    assert out.dtype == dtype and out.shape == (n, n)
+    # Relative to the largest entry: entries much smaller than it come from cancellation. The float64
+    # bound is scipy's own error: at scale 60, n = 3 it is 1.6e-12 against a 50-digit mpmath expm
+    # (kiln's is 8.5e-15).
+    error = np.abs(out - expected).max(initial=0)
+    assert error <= (1e-5 if dtype == "float32" else 1e-11) * np.abs(expected).max(initial=0), error
+
+
+def test_expm_of_known_matrices():
+    # exp of a diagonal matrix, of a nilpotent one (I + N), of a rotation generator.
+    x = T.dmatrix("x")
+    f = kiln.function([x], T.slinalg.expm(x))
+    # -30 takes three squarings, each doubling the relative error of the tiny entry: ~150 ulps.
+    np.testing.assert_allclose(f(np.diag([0.0, 1.0, -30.0])), np.diag(np.exp([0.0, 1.0, -30.0])), rtol=1e-13)
+    np.testing.assert_allclose(f(np.array([[0.0, 2.0], [0.0, 0.0]])), [[1.0, 2.0], [0.0, 1.0]], rtol=1e-15)
+    t = 2.5
+    np.testing.assert_allclose(f(np.array([[0.0, -t], [t, 0.0]])),
+                               [[np.cos(t), -np.sin(t)], [np.sin(t), np.cos(t)]], rtol=1e-13, atol=1e-15)
+
+
+def test_expm_errors_and_debug_mode():
+    x = T.dmatrix("x")
+    with pytest.raises(ValueError, match=r"Expm: input 0 .* must be a square matrix"):
+        T.slinalg.expm(T.tensor("float64", shape=(2, 3)))
+    f = kiln.function([x], T.slinalg.expm(x))
+    with pytest.raises(ValueError, match=r"Expm.*must be a square matrix, got shape \(2, 3\)"):
+        f(np.ones((2, 3)))
+    with pytest.raises(np.linalg.LinAlgError, match="Expm: input A contains NaN or infinity"):
+        f(np.array([[np.nan]]))
+    cost = T.sum(T.slinalg.expm(x) * T.arange(9.0).reshape((3, 3)))
+    outputs = [T.slinalg.expm(x), G.grad(cost, x)]
+    xv = np.random.default_rng(3).standard_normal((3, 3)) * 3
+    fast = kiln.function([x], outputs)(xv)
+    debug = kiln.function([x], outputs, mode="DebugMode")(xv)
+    for a, b in zip(fast, debug):
+        np.testing.assert_allclose(a, b, rtol=1e-12)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("shape", [(6, 3), (3, 5), (4, 4), (5, 1)])
+@pytest.mark.parametrize("b_cols", [None, 2])
+def test_lstsq(dtype, shape, b_cols):
+    rng = np.random.default_rng(shape[0] * 10 + shape[1])
+    a = rng.standard_normal(shape).astype(dtype)
+    b = rng.standard_normal(shape[:1] + ((b_cols,) if b_cols else ())).astype(dtype)
+    x, residuals, rank, s = run(lambda p, q: T.nlinalg.lstsq(p, q), strided(a), b)
+    want = np.linalg.lstsq(a.astype("float64"), b.astype("float64"), rcond=np.finfo(dtype).eps * max(shape))
+    assert x.dtype == dtype and residuals.dtype == dtype and s.dtype == dtype
+    for got, expected in zip([x, residuals, rank, s], want):
+        assert np.shape(got) == np.shape(expected)
+        np.testing.assert_allclose(got, expected, **tol(dtype))
+
+
+@pytest.mark.parametrize("rcond", [None, -1, 1e-8])
+def test_lstsq_of_a_rank_deficient_matrix_is_the_minimum_norm_solution(rcond):
+    rng = np.random.default_rng(5)
+    a = rng.standard_normal((6, 2)) @ rng.standard_normal((2, 4))  # rank 2
+    b = rng.standard_normal((6, 3))
+    x, residuals, rank, s = run(lambda p, q: T.nlinalg.lstsq(p, q, rcond), a, b)
+    np.testing.assert_allclose(x, np.linalg.pinv(a) @ b, rtol=1e-9, atol=1e-12)
+    assert rank == 2 and residuals.shape == (0,)  # numpy gives no residuals below full column rank
+    np.testing.assert_allclose(s, np.linalg.svd(a, compute_uv=False), rtol=1e-12, atol=1e-14)
+    # An rcond above the second singular value's ratio keeps only the first.
+    x1, _, rank1, _ = run(lambda p, q: T.nlinalg.lstsq(p, q, 0.99 * s[1] / s[0] + 0.01), a, b)
+    u, sv, vt = np.linalg.svd(a, full_matrices=False)
+    assert rank1 == 1
+    np.testing.assert_allclose(x1, np.outer(vt[0], u[:, 0] @ b) / sv[0], rtol=1e-9, atol=1e-12)
+
+
+def test_lstsq_errors_and_debug_mode():
+    with pytest.raises(TypeError, match="lstsq: a must be a matrix"):
+        T.nlinalg.lstsq(T.dvector(), T.dvector())
+    with pytest.raises(TypeError, match="lstsq: b must be a vector or a matrix"):
+        T.nlinalg.lstsq(T.dmatrix(), T.dtensor3())
+    a, b = T.dmatrix("a"), T.dmatrix("b")
+    x, residuals, rank, s = T.nlinalg.lstsq(a, b)
+    outputs = [x, residuals, rank, s, *G.grad(T.sum(x * x) + T.sum(residuals), [a, b])]
+    av, bv = gen(well_conditioned(5, 3), "float64"), np.arange(10.0).reshape(5, 2)
+    fast = kiln.function([a, b], outputs)(av, bv)
+    debug = kiln.function([a, b], outputs, mode="DebugMode")(av, bv)
+    for p, q in zip(fast, debug):
+        np.testing.assert_allclose(p, q, rtol=1e-10, atol=1e-12)
+
+
 def test_theano_solver_names():
     a, b = gen(lower_triangular(3), "float64"), np.arange(3.0)
     np.testing.assert_allclose(run(T.slinalg.solve_lower_triangular, a, b), np.linalg.solve(a, b))
@@ -299,6 +391,7 @@ GRADS = {  # name -> (function, input generators)
     "eigh_values": (lambda a: T.nlinalg.eigh(a)[0], [spd(4)]),
     "eigh_vectors_upper": (_eigh_upper, [separated_spd(4)]),
     "eigvalsh_generalized": (T.slinalg.eigvalsh, [separated_spd(3), spd(3)]),
+    "eigvalsh_upper": (lambda a: T.slinalg.eigvalsh(a, None, lower=False), [separated_spd(3)]),
     "svd_values": (lambda a: T.nlinalg.svd(a, compute_uv=False), [well_conditioned(4, 3)]),
     "svd_u_wide": (lambda a: T.nlinalg.svd(a, full_matrices=False)[0], [well_conditioned(3, 4)]),
     "svd_vt_tall": (lambda a: T.nlinalg.svd(a, full_matrices=False)[2], [well_conditioned(4, 3)]),
@@ -323,6 +416,11 @@ GRADS = {  # name -> (function, input generators)
     "alloc_diag_batched": (lambda v: T.alloc_diag(v, 2), [lambda rng: rng.standard_normal((2, 3))]),
     "tril_triu": (lambda m: T.tril(m, 1) * 2 + T.triu(m, -1), [lambda rng: rng.standard_normal((3, 4))]),
     "matrix_power_negative": (lambda a: T.nlinalg.matrix_power(a, -2), [well_conditioned(3)]),
+    "expm_scaled_and_squared": (T.slinalg.expm, [lambda rng: rng.standard_normal((4, 4)) * 3]),
+    "expm_small": (T.slinalg.expm, [lambda rng: rng.standard_normal((3, 3)) * 0.01]),
+    "lstsq_x_tall": (lambda a, b: T.nlinalg.lstsq(a, b)[0], [well_conditioned(5, 3), lambda rng: rng.standard_normal((5, 2))]),
+    "lstsq_x_wide_vector": (lambda a, b: T.nlinalg.lstsq(a, b)[0], [well_conditioned(3, 4), lambda rng: rng.standard_normal(3)]),
+    "lstsq_residuals": (lambda a, b: T.nlinalg.lstsq(a, b)[1], [well_conditioned(5, 3), lambda rng: rng.standard_normal((5, 2))]),
     "kron_vector_matrix": (T.slinalg.kron, [lambda rng: rng.standard_normal(2), lambda rng: rng.standard_normal((2, 3))]),
 }
 for _ord in ["fro", "nuc", 2, -2, 1, np.inf]:
@@ -376,10 +474,18 @@ SHAPE_CASES = {
     "inverse": lambda: T.nlinalg.matrix_inverse(SQUARE),
     "det": lambda: T.nlinalg.det(SQUARE),
     "slogdet": lambda: T.nlinalg.slogdet(SQUARE)[1],
+    "slogdet_sign": lambda: T.nlinalg.slogdet(SQUARE)[0],
+    "eig_w": lambda: T.nlinalg.eig(SQUARE)[0],
+    "eigvalsh_generalized": lambda: T.slinalg.eigvalsh(SQUARE, T.dot(SQUARE, SQUARE.T)),
     "eigh_w": lambda: T.nlinalg.eigh(SQUARE)[0],
     "eigh_v": lambda: T.nlinalg.eigh(SQUARE)[1],
     "eig_v": lambda: T.nlinalg.eig(SQUARE)[1],
     "cholesky": lambda: T.slinalg.cholesky(SQUARE),
+    "expm": lambda: T.slinalg.expm(SQUARE),
+    "lstsq_x": lambda: T.nlinalg.lstsq(TALL, TALL[:, 0])[0],
+    "lstsq_residuals_tall": lambda: T.nlinalg.lstsq(TALL, TALL[:, :2] + 1)[1],
+    "lstsq_residuals_wide": lambda: T.nlinalg.lstsq(WIDE, WIDE[:, 0])[1],
+    "expm_grad": lambda: G.grad(T.sum(T.slinalg.expm(SQUARE)), SQUARE),
     "solve_vector": lambda: T.slinalg.solve(SQUARE, VEC),
     "solve_matrix": lambda: T.slinalg.solve_triangular(SQUARE, T.dot(SQUARE, TALL[:4])),
     "cho_solve": lambda: T.slinalg.cho_solve((SQUARE, True), VEC),
@@ -507,10 +613,10 @@ def test_family_under_debug_mode():
 
 def test_theano_and_pytensor_names():
     for name in ["matrix_inverse", "inv", "pinv", "det", "slogdet", "eig", "eigh", "svd", "qr", "trace", "diag",
-                 "extract_diag", "alloc_diag", "matrix_dot", "matrix_power", "norm", "kron"]:
+                 "extract_diag", "alloc_diag", "matrix_dot", "matrix_power", "norm", "kron", "lstsq"]:
         assert callable(getattr(T.nlinalg, name)), name
     for name in ["cholesky", "solve", "solve_triangular", "cho_solve", "solve_lower_triangular", "solve_upper_triangular",
-                 "solve_symmetric", "eigvalsh", "kron"]:
+                 "solve_symmetric", "eigvalsh", "kron", "expm"]:
         assert callable(getattr(T.slinalg, name)), name
     for name in ["diag", "trace", "tril", "triu", "diagonal"]:
         assert callable(getattr(T, name)), name

@@ -323,6 +323,42 @@ def test_softmax_of_biased_logits_becomes_softmax_with_bias():
     np.testing.assert_allclose(fast(xv, bv), plain(xv, bv), rtol=1e-12)
 
 
+@pytest.mark.parametrize("dtype", FLOATS)
+def test_argmax_of_softmax_is_the_argmax_of_the_logits(dtype):
+    x, b, t = T.matrix("x", dtype), T.vector("b", dtype), T.tensor3("t", dtype)
+    outputs = [T.argmax(T.nnet.softmax(x), axis=1), T.argmax(T.nnet.log_softmax(x), axis=-1),
+               T.argmax(T.nnet.softmax(x + b), axis=1), T.argmax(T.nnet.softmax_with_bias(x, b), axis=1),
+               T.argmax(T.nnet.softmax(t, axis=0), axis=0), T.argmax(T.nnet.softmax(t, axis=None), axis=(0, 2)),
+               T.argmax(T.nnet.log_softmax(t, axis=None))]
+    fast, plain = compile_both([x, b, t], outputs)
+    assert not {"Softmax", "SoftmaxWithBias", "LogSoftmax"} & set(kinds(fast)), kinds(fast)
+    # argmax(x) and argmax(x + b) are each computed once: the first four outputs merge into two.
+    assert kinds(fast).count("Argmax") == len(outputs) - 2
+    # Logits far apart, where most probabilities underflow to 0.
+    xv = np.array([[-800.0, -900.0, -700.0], [40.0, 0.0, 60.0]], dtype=dtype)
+    bv = np.array([0.0, 150.0, -30.0], dtype=dtype)
+    tv = logits((3, 2, 4), dtype, scale=300.0, seed=5)
+    expected = [xv.argmax(1), xv.argmax(1), (xv + bv).argmax(1), (xv + bv).argmax(1), tv.argmax(0),
+                tv.transpose(1, 0, 2).reshape(2, -1).argmax(1), tv.argmax()]
+    for got, want in zip(fast(xv, bv, tv), expected):
+        np.testing.assert_array_equal(got, want)
+    for got, want in zip(plain(xv, bv, tv), expected):
+        np.testing.assert_array_equal(got, want)
+
+
+def test_argmax_of_softmax_along_another_axis_is_left_alone():
+    x = T.dmatrix("x")
+    outputs = [T.argmax(T.nnet.softmax(x), axis=0), T.argmax(T.nnet.softmax(x)),
+               T.argmax(T.nnet.softmax(x, axis=0), axis=1)]
+    fast, plain = compile_both([x], outputs)
+    assert kinds(fast).count("Softmax") + kinds(fast).count("SoftmaxWithBias") >= 2, kinds(fast)
+    xv = np.array([[0.0, 5.0, 1.0], [3.0, 4.0, 9.0]])
+    for got, want in zip(fast(xv), [sp.softmax(xv, 1).argmax(0), sp.softmax(xv, 1).argmax(),
+                                    sp.softmax(xv, 0).argmax(1)]):
+        np.testing.assert_array_equal(got, want)
+    assert not np.array_equal(sp.softmax(xv, 1).argmax(0), xv.argmax(0))  # the rewrite would be wrong here
+
+
 def test_indexing_that_is_not_one_label_per_row_is_left_alone():
     x, y, rows = T.dmatrix("x"), T.lvector("y"), T.lvector("rows")
     ls = T.log(T.nnet.softmax(x))

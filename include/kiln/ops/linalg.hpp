@@ -73,6 +73,11 @@ std::vector<Var> qr(const Var& a, const std::string& mode = "reduced");
 /// The Moore-Penrose pseudo-inverse (numpy.linalg.pinv: singular values below 1e-15 times the
 /// largest are treated as zero). Its gradient assumes a has full rank, as Theano's does.
 Var pinv(const Var& a);
+/// numpy.linalg.lstsq: (x minimising |a x - b| with the least norm, the squared residual norm of
+/// each column of b (an empty vector unless rank = columns < rows), the rank, a's singular values).
+/// Singular values up to rcond times the largest count as zero; rcond unset: eps * max(rows,
+/// columns), negative: eps. b is a vector or a matrix; x and the residuals are differentiable.
+std::vector<Var> lstsq(const Var& a, const Var& b, std::optional<double> rcond = std::nullopt);
 /// m to the integer power n by repeated squaring; n = 0 gives the identity, n < 0 the power of
 /// the inverse (numpy.linalg.matrix_power).
 Var matrix_power(const Var& m, int64_t n);
@@ -102,6 +107,9 @@ Var norm(const Var& x, const NormOrd& ord = {}, const Axes& axis = std::nullopt,
 /// The Cholesky factor of a symmetric positive definite matrix: lower L with a = L L^T, or upper
 /// U with a = U^T U; only that triangle of a is read. LinAlgError when a is not positive definite.
 Var cholesky(const Var& a, bool lower = true);
+/// The matrix exponential of a square matrix (scipy.linalg.expm): scaling and squaring with Padé
+/// approximants, computed in double. Differentiable (once). LinAlgError for NaN or infinite entries.
+Var expm(const Var& a);
 /// x with a x = b (scipy.linalg.solve), b a vector or a matrix of right-hand sides. assume_a:
 /// "gen" (LU), "sym"/"her" (symmetric indefinite, Bunch-Kaufman) or "pos" (positive definite,
 /// Cholesky); for the last two only the lower or upper triangle of a is read. LinAlgError when a

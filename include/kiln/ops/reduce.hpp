@@ -53,6 +53,8 @@ Var stddev(const Var& x, const Axes& axis = std::nullopt, bool keepdims = false,
 
 /// The reduced axes of a Sum/Prod/Max/Min/Any/All node, or std::nullopt for another op (for rewrites).
 std::optional<std::vector<int>> reduce_axes(const Apply& node);
+/// The reduced axes of an Argmax/Argmin node, or std::nullopt for another op (for rewrites).
+std::optional<std::vector<int>> arg_reduce_axes(const Apply& node);
 /// The reduction `node` computes (its kind, output and accumulator dtypes) applied to `x` over
 /// `axes` instead (for rewrites that move a reduction). `node` must be a Sum/Prod/Max/Min/Any/All
 /// node (InternalError otherwise); no axes and x of the output dtype give x itself.

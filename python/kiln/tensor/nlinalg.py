@@ -20,6 +20,14 @@ def qr(a, mode="reduced"):
     return _core.qr(a, mode)
 
 
+def lstsq(a, b, rcond=None):
+    """numpy.linalg.lstsq: ``[x, residuals, rank, s]``. Singular values up to ``rcond`` times the
+    largest count as zero (None: machine epsilon times max(rows, columns); negative: epsilon);
+    ``residuals`` is empty unless a has full column rank and more rows than columns. ``x`` and
+    ``residuals`` are differentiable."""
+    return list(_core.lstsq(a, b, rcond))
+
+
 def norm(x, ord=None, axis=None, keepdims=False):
     """numpy.linalg.norm: ``ord`` None, a number (``numpy.inf`` included), 'fro' or 'nuc'; a vector
     norm over one axis, a matrix norm over two (default: the whole vector or matrix)."""
@@ -27,4 +35,4 @@ def norm(x, ord=None, axis=None, keepdims=False):
 
 
 __all__ = ["matrix_inverse", "inv", "pinv", "det", "slogdet", "eig", "eigh", "svd", "qr", "trace", "diag",
-           "diagonal", "extract_diag", "alloc_diag", "matrix_dot", "matrix_power", "norm", "kron"]
+           "diagonal", "extract_diag", "alloc_diag", "matrix_dot", "matrix_power", "norm", "kron", "lstsq"]

@@ -5,7 +5,7 @@ Solvers take ``b`` as a vector or a matrix of right-hand sides. The structured o
 'sym'/'her'/'pos', ``solve_triangular``, ``cholesky``) read only the triangle ``lower`` names, as
 LAPACK does. Singular or non-positive-definite matrices raise ``numpy.linalg.LinAlgError``.
 """
-from .._core import cholesky, eigvalsh, kron
+from .._core import cholesky, eigvalsh, expm, kron
 from .. import _core
 
 _TRANS = {0: 0, 1: 1, 2: 1, "N": 0, "T": 1, "C": 1}  # real matrices: conjugate transpose is transpose
@@ -51,5 +51,5 @@ def solve_symmetric(a, b):
     return solve(a, b, assume_a="sym")
 
 
-__all__ = ["cholesky", "solve", "solve_triangular", "cho_solve", "solve_lower_triangular", "solve_upper_triangular",
+__all__ = ["cholesky", "expm", "solve", "solve_triangular", "cho_solve", "solve_lower_triangular", "solve_upper_triangular",
            "solve_symmetric", "eigvalsh", "kron"]
