@@ -53,5 +53,6 @@ void bind_print(nb::module_& m);      // bind_print.cpp
 void bind_linalg(nb::module_& m);     // bind_linalg.cpp
 void bind_random(nb::module_& m);     // bind_random.cpp
 void bind_conv(nb::module_& m);       // bind_conv.cpp
+void bind_testing(nb::module_& m);    // bind_testing.cpp
 
 }  // namespace kiln::py

@@ -92,4 +92,5 @@ NB_MODULE(_core, m) {
   bind_linalg(m);
   bind_random(m);
   bind_conv(m);
+  bind_testing(m);
 }

@@ -11,6 +11,7 @@
 #include <thread>
 #include <unordered_map>
 
+#include "compile/debug_mode_impl.hpp"
 #include "compile/default_update_impl.hpp"
 #include "kiln/config.hpp"
 #include "kiln/error.hpp"
@@ -191,6 +192,7 @@ std::shared_ptr<const Function> Function::compile(std::vector<Var> inputs, std::
   if (mode == "DebugMode" || mode == "DEBUG_MODE") {
     // DebugMode's oracle: the same graph without rewrites, returning the update values as outputs.
     fn->debug_ = true;
+    fn->debug_checker_ = std::make_shared<const detail::DebugModeChecker>(fn->nodes());
     FunctionOptions plain;
     plain.mode = "NONE";
     plain.givens = options.givens;
@@ -318,29 +320,6 @@ bool same_values(const Array& a, const Array& b) {
 }
 
 }  // namespace
-
-// DebugMode: an op must not change an input unless its destroy_map says so, and may return an
-// input's memory only as a declared view or destruction.
-void Function::check_node_contract(const Apply& node, const std::vector<Array>& before,
-                                   const std::vector<Array>& in, const std::vector<Array>& out) const {
-  const auto destroyed = node.op().destroy_map(), views = node.op().view_map();
-  std::set<int> may_change;
-  for (const auto& [o, i] : destroyed) may_change.insert(i);
-  for (size_t i = 0; i < in.size(); ++i)
-    KILN_USER_CHECK(may_change.count(static_cast<int>(i)) || same_values(before[i], in[i]), RuntimeError)
-        << "DebugMode: " << describe_node(node) << " changed its input " << i << " without declaring it in destroy_map";
-  for (size_t o = 0; o < out.size(); ++o)
-    for (size_t i = 0; i < in.size(); ++i) {
-      if (!out[o].defined() || !out[o].shares_buffer_with(in[i])) continue;
-      auto declared = [&](const std::map<int, int>& m) {
-        auto it = m.find(static_cast<int>(o));
-        return it != m.end() && it->second == static_cast<int>(i);
-      };
-      KILN_USER_CHECK(declared(views) || declared(destroyed) || in[i].size() == 0, RuntimeError)
-          << "DebugMode: output " << o << " of " << describe_node(node) << " shares memory with input " << i
-          << " but the op declares no view or destruction of it";
-    }
-}
 
 // DebugMode: the rewritten graph must compute what the graph as written computes.
 void Function::compare_with_reference(const std::vector<Array>& expected, const std::vector<Array>& results,
@@ -485,7 +464,7 @@ std::vector<Array> Function::operator()(const std::vector<Array>& args) const {
     } catch (const std::bad_alloc&) {
       KILN_THROW(RuntimeError) << "out of memory while computing " << describe_node(*step.node);
     }
-    if (debug_) check_node_contract(*step.node, before, in_values, out_values);
+    if (debug_) debug_checker_->check(step_index, before, in_values, out_values);
     if (nan_guard_)
       for (size_t i = 0; i < out_values.size(); ++i)
         check_finite("output " + std::to_string(i) + " of " + describe_node(*step.node), out_values[i]);

@@ -6,6 +6,7 @@
 #include <unordered_map>
 
 #include "kiln/compile/codegen.hpp"
+#include "kiln/debug/testing_ops.hpp"
 #include "kiln/error.hpp"
 #include "kiln/grad/grad.hpp"
 #include "kiln/graph/fgraph.hpp"
@@ -50,12 +51,13 @@ ScalarProgram program_of(const std::vector<Var>& inputs, const Var& output, cons
 
 class Composite final : public Op {
  public:
-  Composite(std::vector<Var> inner_inputs, Var inner_output)
+  // `kernel_output` is what the generated kernel computes: the inner output itself, except in
+  // the test-only composite whose kernel is deliberately wrong (see testing::composite_with_kernel_of).
+  Composite(std::vector<Var> inner_inputs, Var inner_output, Var kernel_output = nullptr)
       : inputs_(std::move(inner_inputs)), output_(std::move(inner_output)) {
     for (Apply* node : toposort({output_})) nodes_.push_back(node->shared_from_this());
-    std::vector<Apply*> raw;
-    for (const auto& n : nodes_) raw.push_back(n.get());
-    program_ = program_of(inputs_, output_, raw);
+    if (!kernel_output) kernel_output = output_;
+    program_ = program_of(inputs_, kernel_output, toposort({kernel_output}));
     source_ = emit_kernel_source(program_, "kiln_kernel");
   }
 
@@ -127,6 +129,12 @@ class Composite final : public Op {
       copy_into(out[0], target);
       out[0] = target;
     }
+  }
+
+  // DebugMode's reference: the interpreter, out of place, whatever kernel perform() would use.
+  void perform_interpreted(const Apply& node, std::span<const Array> in, std::span<Array> out) const {
+    broadcast_shape(node, in);  // the same shape checks as perform
+    out[0] = interpret(in);
   }
 
   // Compile or load the kernel once; the reason the interpreter runs instead, or empty.
@@ -208,17 +216,32 @@ class Composite final : public Op {
 
 KILN_REGISTER_OP_KINDS({{"Composite", true}});
 
-}  // namespace
-
-Var fuse_elementwise(const std::vector<Var>& inputs, const Var& output) {
+// The Composite of the graph from `inputs` to `output`, whose generated kernel computes
+// `kernel_output` (a graph of the same inputs) instead.
+Var fuse(const std::vector<Var>& inputs, const Var& output, const Var& kernel_output) {
   std::vector<Var> inner;
   std::map<const Variable*, Var> replace;
   for (size_t j = 0; j < inputs.size(); ++j) {
     inner.push_back(Variable::input(inputs[j]->type(), "i" + std::to_string(j)));
     replace[inputs[j].get()] = inner.back();
   }
-  Var inner_output = clone_graph({output}, replace)[0];
-  return make_node1(std::make_shared<Composite>(std::move(inner), std::move(inner_output)), inputs);
+  std::vector<Var> inner_outputs = clone_graph({output, kernel_output}, replace);
+  return make_node1(std::make_shared<Composite>(std::move(inner), inner_outputs[0], inner_outputs[1]), inputs);
+}
+
+}  // namespace
+
+Var fuse_elementwise(const std::vector<Var>& inputs, const Var& output) { return fuse(inputs, output, output); }
+
+Var testing::composite_with_kernel_of(const std::vector<Var>& inputs, const Var& output, const Var& kernel_output) {
+  return fuse(inputs, output, kernel_output);
+}
+
+bool perform_interpreted(const Apply& node, std::span<const Array> in, std::span<Array> out) {
+  auto* c = dynamic_cast<const Composite*>(&node.op());
+  if (!c) return false;
+  c->perform_interpreted(node, in, out);
+  return true;
 }
 
 std::optional<Var> composite_inplace(const Apply& node, int input) {

@@ -24,6 +24,10 @@
 
 namespace kiln {
 
+namespace detail {
+class DebugModeChecker;
+}
+
 struct FunctionOptions {
   /// (shared variable, new value expression) pairs.
   std::vector<std::pair<Var, Var>> updates;
@@ -117,8 +121,7 @@ class Function {
     size_t num_kernels = 0;
   } compile_times_;
   std::shared_ptr<const Function> reference_;  // DebugMode's oracle
-  void check_node_contract(const Apply& node, const std::vector<Array>& before, const std::vector<Array>& in,
-                           const std::vector<Array>& out) const;
+  std::shared_ptr<const detail::DebugModeChecker> debug_checker_;  // DebugMode's per-node checks
   void compare_with_reference(const std::vector<Array>& expected, const std::vector<Array>& results,
                               const std::vector<Array>& new_values) const;
   std::vector<bool> mutable_input_;    // per input: In(mutable=True)

@@ -6,6 +6,7 @@
 #pragma once
 
 #include <optional>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -27,6 +28,11 @@ std::optional<Var> composite_inplace(const Apply& node, int input);
 /// when the interpreter will be used instead (no compiler, compile error), else empty. Does
 /// nothing for other ops.
 std::string prepare_kernel(const Op& op);
+
+/// DebugMode's reference for an op with a generated kernel (a Composite): computes `node`'s
+/// outputs on the interpreter (the inner graph op by op, out of place) even when its compiled
+/// kernel is loaded. Returns false, leaving `out` alone, for other ops.
+bool perform_interpreted(const Apply& node, std::span<const Array> in, std::span<Array> out);
 
 /// For a Composite op: the generated C++ source of its kernel; empty for other ops.
 std::string kernel_source(const Op& op);
