@@ -174,7 +174,7 @@ void check_contract(const Apply& node, const std::vector<Array>& before, const s
   for (size_t i = 0; i < in.size(); ++i) {
     if (may_change.count(static_cast<int>(i)) || same_bytes(before[i], in[i])) continue;
     fail(node, "destroy_map check",
-         "input " + std::to_string(i) + " changed but the op's destroy_map does not declare it: " +
+         "the op changed its input " + std::to_string(i) + " without declaring it in destroy_map: " +
              difference(before[i], in[i]),
          before);
   }

@@ -113,8 +113,8 @@ def test_debug_mode_strided_check_covers_vectors_and_scalars():
 
 
 def test_debug_mode_catches_an_undeclared_destruction():
-    with pytest.raises(RuntimeError, match=r"destroy_map check failed for BrokenOp\{undeclared_destroy\}.*input 0 "
-                                           r"changed but the op's destroy_map does not declare it.*first difference"):
+    with pytest.raises(RuntimeError, match=r"destroy_map check failed for BrokenOp\{undeclared_destroy\}.*changed its "
+                                           r"input 0 without declaring it in destroy_map.*first difference"):
         debug_call(_testing.broken_op("undeclared_destroy", M), MV.copy())
 
 
