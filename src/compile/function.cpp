@@ -13,6 +13,7 @@
 
 #include "compile/debug_mode_impl.hpp"
 #include "compile/default_update_impl.hpp"
+#include "kiln/compile/codegen.hpp"
 #include "kiln/config.hpp"
 #include "kiln/error.hpp"
 #include "kiln/graph/fgraph.hpp"
@@ -187,6 +188,7 @@ std::shared_ptr<const Function> Function::compile(std::vector<Var> inputs, std::
   fn->build_schedule();
   fn->compile_times_.schedule = seconds_since(stage_started);
   stage_started = Clock::now();
+  fn->debug_ = mode == "DebugMode" || mode == "DEBUG_MODE";
   fn->prepare_kernels();
   fn->compile_times_.kernels = seconds_since(stage_started);
   if (mode == "DebugMode" || mode == "DEBUG_MODE") {
@@ -235,6 +237,13 @@ void Function::prepare_kernels() {
     if (!kernel_source(s.node->op()).empty()) pending.push_back(s.node);
   compile_times_.num_kernels = pending.size();
   if (pending.empty()) return;
+  // Tiered execution: return now and let the nodes switch from the interpreter to their kernels
+  // as these become ready. Not in DebugMode, which compares the compiled kernels themselves, nor
+  // without a working compiler, whose one warning is given here.
+  if (Config::get().get_bool("tiered_compile") && !debug_ && compiler_runs()) {
+    for (const Apply* node : pending) prepare_kernel_in_background(*node);
+    return;
+  }
   std::vector<std::string> errors(pending.size());
   const size_t workers = std::min<size_t>(pending.size(), std::max(1u, std::thread::hardware_concurrency()));
   std::atomic<size_t> next{0};

@@ -49,6 +49,29 @@ ScalarProgram program_of(const std::vector<Var>& inputs, const Var& output, cons
   return p;
 }
 
+// A Composite's compiled kernel, shared with the background thread that may be compiling it.
+// That thread holds no graph objects: their reference counts may belong to Python.
+struct KernelState {
+  std::string source;
+  std::vector<const void*> step_kernels;  // the interpreter's vector kernels the source calls
+  std::once_flag once;
+  std::atomic<KernelRunFn> kernel{nullptr};
+  std::string error;                      // why the interpreter runs instead, once ready
+  std::atomic<bool> in_background{false};  // prepare_in_background was called
+  std::atomic<bool> ready{false};          // prepare finished: kernel and error are final
+
+  // Compile or load the kernel once; the reason the interpreter runs instead, or empty.
+  const std::string& prepare() {
+    std::call_once(once, [this] {
+      KernelRunFn k = load_kernel(source, "kiln_kernel", step_kernels, &error);
+      if (!k && error.empty()) error = "the kernel did not load";
+      kernel.store(k);
+      ready.store(true, std::memory_order_release);  // publishes kernel and error
+    });
+    return error;
+  }
+};
+
 class Composite final : public Op {
  public:
   // `kernel_output` is what the generated kernel computes: the inner output itself, except in
@@ -59,6 +82,9 @@ class Composite final : public Op {
     if (!kernel_output) kernel_output = output_;
     program_ = program_of(inputs_, kernel_output, toposort({kernel_output}));
     source_ = emit_kernel_source(program_, "kiln_kernel");
+    kernel_ = std::make_shared<KernelState>();
+    kernel_->source = source_;
+    kernel_->step_kernels = step_vector_kernels(program_);
   }
 
   std::string name() const override {
@@ -82,7 +108,7 @@ class Composite final : public Op {
   }
   Composite(const Composite& other)
       : Op(other), inputs_(other.inputs_), output_(other.output_), nodes_(other.nodes_), program_(other.program_),
-        source_(other.source_) {}
+        source_(other.source_), kernel_(other.kernel_) {}
   const std::string& source() const { return source_; }
 
   std::vector<TensorType> make_outputs(const std::vector<Var>& in) const override {
@@ -120,7 +146,9 @@ class Composite final : public Op {
     // memory kiln may write.
     Array target;
     if (inplace_ >= 0 && in[inplace_].shape() == shape && in[inplace_].buffer()->writable()) target = in[inplace_];
-    if (KernelRunFn kernel = prepare().empty() ? kernel_.load() : nullptr) {
+    // Tiered execution: while the kernel compiles in the background, the interpreter runs.
+    const bool compiling = kernel_->in_background.load() && !kernel_->ready.load(std::memory_order_acquire);
+    if (KernelRunFn kernel = !compiling && prepare().empty() ? kernel_->kernel.load() : nullptr) {
       out[0] = run_compiled(kernel, shape, in, target);
       return;
     }
@@ -138,13 +166,12 @@ class Composite final : public Op {
   }
 
   // Compile or load the kernel once; the reason the interpreter runs instead, or empty.
-  const std::string& prepare() const {
-    std::call_once(once_, [this] {
-      KernelRunFn k = load_kernel(source_, "kiln_kernel", step_vector_kernels(program_), &error_);
-      if (!k && error_.empty()) error_ = "the kernel did not load";
-      kernel_.store(k);
-    });
-    return error_;
+  const std::string& prepare() const { return kernel_->prepare(); }
+
+  // Compile or load the kernel on a background thread; perform runs the interpreter meanwhile.
+  void prepare_in_background() const {
+    if (kernel_->in_background.exchange(true)) return;
+    compile_in_background([state = kernel_] { state->prepare(); });
   }
 
  private:
@@ -208,9 +235,7 @@ class Composite final : public Op {
   std::vector<std::shared_ptr<Apply>> nodes_;
   ScalarProgram program_;
   std::string source_;
-  mutable std::once_flag once_;
-  mutable std::atomic<KernelRunFn> kernel_{nullptr};
-  mutable std::string error_;
+  std::shared_ptr<KernelState> kernel_;  // shared by the inplace variant: the same source
   int inplace_ = -1;
 };
 
@@ -255,6 +280,10 @@ std::optional<Var> composite_inplace(const Apply& node, int input) {
 std::string prepare_kernel(const Op& op) {
   auto* c = dynamic_cast<const Composite*>(&op);
   return c ? c->prepare() : std::string();
+}
+
+void prepare_kernel_in_background(const Apply& node) {
+  if (auto* c = dynamic_cast<const Composite*>(&node.op())) c->prepare_in_background();
 }
 
 std::string kernel_source(const Op& op) {

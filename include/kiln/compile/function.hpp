@@ -39,8 +39,9 @@ struct FunctionOptions {
   bool allow_input_downcast = false;
   /// Name shown in error messages and printing.
   std::string name;
-  /// "FAST_RUN", "FAST_COMPILE", "NONE" (no rewrites), "DebugMode" (FAST_RUN, checking each
-  /// node's destroy/view contract and every result against the graph as written) or
+  /// "FAST_RUN", "FAST_COMPILE", "NONE" (no rewrites), "DebugMode" (FAST_RUN, checking every
+  /// result against the graph as written and each node: destroy/view contract, compiled kernel
+  /// against the interpreter, infer_shape against the real shapes, strided inputs) or
   /// "NanGuardMode" (FAST_RUN, raising at the first node whose output is NaN, inf or huge, see
   /// nan_guard); empty means config.mode.
   std::string mode;

@@ -29,6 +29,11 @@ std::optional<Var> composite_inplace(const Apply& node, int input);
 /// nothing for other ops.
 std::string prepare_kernel(const Op& op);
 
+/// For a Composite node: compile (or load) its kernel on a background thread and return at once;
+/// the node runs on the interpreter until the kernel is ready (tiered execution). Does nothing
+/// for other ops, or when the kernel is already being prepared.
+void prepare_kernel_in_background(const Apply& node);
+
 /// DebugMode's reference for an op with a generated kernel (a Composite): computes `node`'s
 /// outputs on the interpreter (the inner graph op by op, out of place) even when its compiled
 /// kernel is loaded. Returns false, leaving `out` alone, for other ops.
