@@ -633,13 +633,18 @@ def bench_compile_mlp_training(quick):
                 note="rewrite + schedule the MLP SGD step, no code generation; reference = the 200 ms target")
 
 
-def compile_time_in_new_process(compiledir):
-    """Compile time of the MLP SGD step in a fresh process (no kernels loaded in memory yet)."""
-    env = dict(os.environ, KILN_FLAGS=f"compiledir={compiledir}",
+def seconds_in_new_process(code, flags):
+    """The number `code` (run with this module importable, under KILN_FLAGS=flags) prints last."""
+    env = dict(os.environ, KILN_FLAGS=flags,
                PYTHONPATH=os.pathsep.join(filter(None, [os.path.dirname(__file__), os.environ.get("PYTHONPATH")])))
-    code = "import run; print(run.compile_time(run.build_mlp_training, 1))"
     out = subprocess.run([sys.executable, "-c", code], env=env, check=True, capture_output=True, text=True)
     return float(out.stdout.split()[-1])
+
+
+def compile_time_in_new_process(compiledir):
+    """Compile time of the MLP SGD step in a fresh process (no kernels loaded in memory yet)."""
+    return seconds_in_new_process("import run; print(run.compile_time(run.build_mlp_training, 1))",
+                                  f"compiledir={compiledir}")
 
 
 def bench_compile_mlp_training_warm(quick):
@@ -737,6 +742,43 @@ def bench_scan_overhead(quick):
     per_step = median_time(lambda: f(0.0), 5) / steps
     return dict(kiln=per_step, reference=2e-6,
                 note=f"scan of x + 1 over {steps:,} steps, time per step; reference: the 2 us per-step target")
+def first_call_latency():
+    """kiln.function plus the first call of the MLP SGD step, in seconds."""
+    inputs, outputs, kwargs = build_mlp_training()
+    rng = np.random.default_rng(1)
+    x = rng.normal(size=(128, 784)).astype(np.float32)
+    y = rng.integers(0, 10, size=128)
+    start = time.perf_counter()
+    kiln.function(inputs, outputs, **kwargs)(x, y)
+    return time.perf_counter() - start
+
+
+def first_call_latency_in_new_process(compiledir, tiered):
+    return seconds_in_new_process("import run; print(run.first_call_latency())",
+                                  f"compiledir={compiledir},tiered_compile={tiered}")
+
+
+def bench_first_call_latency_cold(quick):
+    times = {}
+    for tiered in (True, False):
+        runs = []
+        for _ in range(1 if quick else 3):
+            with tempfile.TemporaryDirectory() as empty_cache:
+                runs.append(first_call_latency_in_new_process(empty_cache, tiered))
+        times[tiered] = statistics.median(runs)
+    return dict(kiln=times[True], reference=times[False],
+                note="kiln.function + first call of the MLP SGD step in a new process with an empty kernel cache, "
+                     "tiered_compile=True; reference = the same with tiered_compile=False")
+
+
+def bench_first_call_latency_warm(quick):
+    compiledir = kiln.config.compiledir
+    first_call_latency_in_new_process(compiledir, False)  # fills the kernel cache
+    times = {tiered: statistics.median(first_call_latency_in_new_process(compiledir, tiered)
+                                       for _ in range(1 if quick else 3)) for tiered in (True, False)}
+    return dict(kiln=times[True], reference=times[False],
+                note="kiln.function + first call of the MLP SGD step in a new process, kernels in the on-disk cache, "
+                     "tiered_compile=True; reference = the same with tiered_compile=False")
 
 
 BENCHMARKS = {
@@ -764,6 +806,8 @@ BENCHMARKS = {
     "compile_mlp_training": bench_compile_mlp_training,
     "compile_mlp_training_warm_cache": bench_compile_mlp_training_warm,
     "compile_mlp_training_cold_cache": bench_compile_mlp_training_cold,
+    "first_call_latency_mlp_cold_cache_tiered": bench_first_call_latency_cold,
+    "first_call_latency_mlp_warm_cache_tiered": bench_first_call_latency_warm,
 }
 
 

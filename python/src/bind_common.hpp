@@ -55,5 +55,6 @@ void bind_random(nb::module_& m);     // bind_random.cpp
 void bind_conv(nb::module_& m);       // bind_conv.cpp
 void bind_control(nb::module_& m);    // bind_control.cpp
 void bind_scan(nb::module_& m);       // bind_scan.cpp
+void bind_testing(nb::module_& m);    // bind_testing.cpp
 
 }  // namespace kiln::py

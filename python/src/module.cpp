@@ -94,4 +94,5 @@ NB_MODULE(_core, m) {
   bind_conv(m);
   bind_control(m);
   bind_scan(m);
+  bind_testing(m);
 }

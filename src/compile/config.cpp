@@ -56,6 +56,10 @@ Config::Config() {
        "True", {}, true});
   add({"allow_gc", "Free intermediate results as soon as their last consumer has run (lower peak memory).", "True",
        {}, true});
+  add({"tiered_compile",
+       "Let kiln.function return before its generated kernels are compiled: they compile on background threads "
+       "while the interpreter runs their nodes, which switch to them when ready.",
+       "True", {}, true});
   add({"compiledir", "Directory of the on-disk cache of compiled kernels (created private to the user).",
        default_compiledir(), {}});
   add({"cxx", "C++ compiler used to build generated kernels; empty disables code generation.", "g++", {}});

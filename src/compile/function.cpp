@@ -11,8 +11,10 @@
 #include <thread>
 #include <unordered_map>
 
+#include "compile/debug_mode_impl.hpp"
 #include "compile/default_update_impl.hpp"
 #include "compile/lazy_schedule_impl.hpp"
+#include "kiln/compile/codegen.hpp"
 #include "kiln/config.hpp"
 #include "kiln/error.hpp"
 #include "kiln/graph/fgraph.hpp"
@@ -187,11 +189,13 @@ std::shared_ptr<const Function> Function::compile(std::vector<Var> inputs, std::
   fn->build_schedule();
   fn->compile_times_.schedule = seconds_since(stage_started);
   stage_started = Clock::now();
+  fn->debug_ = mode == "DebugMode" || mode == "DEBUG_MODE";
   fn->prepare_kernels();
   fn->compile_times_.kernels = seconds_since(stage_started);
   if (mode == "DebugMode" || mode == "DEBUG_MODE") {
     // DebugMode's oracle: the same graph without rewrites, returning the update values as outputs.
     fn->debug_ = true;
+    fn->debug_checker_ = std::make_shared<const detail::DebugModeChecker>(fn->nodes());
     FunctionOptions plain;
     plain.mode = "NONE";
     plain.givens = options.givens;
@@ -234,6 +238,13 @@ void Function::prepare_kernels() {
     if (!kernel_source(s.node->op()).empty()) pending.push_back(s.node);
   compile_times_.num_kernels = pending.size();
   if (pending.empty()) return;
+  // Tiered execution: return now and let the nodes switch from the interpreter to their kernels
+  // as these become ready. Not in DebugMode, which compares the compiled kernels themselves, nor
+  // without a working compiler, whose one warning is given here.
+  if (Config::get().get_bool("tiered_compile") && !debug_ && compiler_runs()) {
+    for (const Apply* node : pending) prepare_kernel_in_background(*node);
+    return;
+  }
   std::vector<std::string> errors(pending.size());
   const size_t workers = std::min<size_t>(pending.size(), std::max(1u, std::thread::hardware_concurrency()));
   std::atomic<size_t> next{0};
@@ -323,29 +334,6 @@ bool same_values(const Array& a, const Array& b) {
 }
 
 }  // namespace
-
-// DebugMode: an op must not change an input unless its destroy_map says so, and may return an
-// input's memory only as a declared view or destruction.
-void Function::check_node_contract(const Apply& node, const std::vector<Array>& before,
-                                   const std::vector<Array>& in, const std::vector<Array>& out) const {
-  const auto destroyed = node.op().destroy_map(), views = node.op().view_map();
-  std::set<int> may_change;
-  for (const auto& [o, i] : destroyed) may_change.insert(i);
-  for (size_t i = 0; i < in.size(); ++i)
-    KILN_USER_CHECK(may_change.count(static_cast<int>(i)) || same_values(before[i], in[i]), RuntimeError)
-        << "DebugMode: " << describe_node(node) << " changed its input " << i << " without declaring it in destroy_map";
-  for (size_t o = 0; o < out.size(); ++o)
-    for (size_t i = 0; i < in.size(); ++i) {
-      if (!out[o].defined() || !out[o].shares_buffer_with(in[i])) continue;
-      auto declared = [&](const std::map<int, int>& m) {
-        auto it = m.find(static_cast<int>(o));
-        return it != m.end() && it->second == static_cast<int>(i);
-      };
-      KILN_USER_CHECK(declared(views) || declared(destroyed) || in[i].size() == 0, RuntimeError)
-          << "DebugMode: output " << o << " of " << describe_node(node) << " shares memory with input " << i
-          << " but the op declares no view or destruction of it";
-    }
-}
 
 // DebugMode: the rewritten graph must compute what the graph as written computes.
 void Function::compare_with_reference(const std::vector<Array>& expected, const std::vector<Array>& results,
@@ -495,7 +483,7 @@ std::vector<Array> Function::operator()(const std::vector<Array>& args) const {
     } catch (const std::bad_alloc&) {
       KILN_THROW(RuntimeError) << "out of memory while computing " << describe_node(*step.node);
     }
-    if (debug_) check_node_contract(*step.node, before, in_values, out_values);
+    if (debug_) debug_checker_->check(step_index, before, in_values, out_values);
     if (nan_guard_)
       for (size_t i = 0; i < out_values.size(); ++i)
         check_finite("output " + std::to_string(i) + " of " + describe_node(*step.node), out_values[i]);

@@ -15,12 +15,17 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <condition_variable>
 #include <cstdio>
 #include <cstring>
+#include <deque>
 #include <fstream>
+#include <functional>
 #include <future>
 #include <mutex>
 #include <sstream>
+#include <thread>
 #include <unordered_map>
 
 #include "kiln/compile/codegen.hpp"
@@ -77,9 +82,14 @@ std::string read_file(const std::string& path, size_t limit = 4000) {
 }
 
 // The compiler's first line of --version, so a compiler upgrade gets new libraries.
+// The process-wide state of the driver lives at namespace scope, constructed when the library
+// loads: it must outlive the background compile threads, which finish their compile during exit.
+std::mutex identity_mutex;
+std::unordered_map<std::string, std::string> known_identities;
+
 std::string compiler_identity(const std::string& cxx, const std::string& scratch) {
-  static std::mutex mutex;
-  static std::unordered_map<std::string, std::string> known;
+  std::mutex& mutex = identity_mutex;
+  auto& known = known_identities;
   std::lock_guard<std::mutex> lock(mutex);
   auto it = known.find(cxx);
   if (it != known.end()) return it->second;
@@ -186,13 +196,74 @@ Loaded compile_and_load(const std::string& source, const std::string& symbol, co
   return result;
 }
 
+std::mutex loaded_mutex;
+std::unordered_map<std::string, std::shared_future<Loaded>> loaded_kernels;
+
+// Threads that compile kernels while functions already run (tiered execution). At exit the
+// queue is dropped and each thread finishes the compile it is in, so exit neither crashes nor
+// waits for more than one compile per thread.
+class BackgroundCompiler {
+ public:
+  BackgroundCompiler() { scalar_math_header_source(); }  // its static text must outlive the threads
+  ~BackgroundCompiler() {
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      stop_ = true;
+      queue_.clear();
+    }
+    wake_.notify_all();
+    for (auto& t : threads_) t.join();
+  }
+  void submit(std::function<void()> task) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    if (threads_.empty())
+      for (unsigned i = 0; i < std::max(1u, std::thread::hardware_concurrency()); ++i) threads_.emplace_back([this] { work(); });
+    queue_.push_back(std::move(task));
+    wake_.notify_one();
+  }
+
+ private:
+  void work() {
+    for (;;) {
+      std::function<void()> task;
+      {
+        std::unique_lock<std::mutex> lock(mutex_);
+        wake_.wait(lock, [this] { return stop_ || !queue_.empty(); });
+        if (stop_) return;
+        task = std::move(queue_.front());
+        queue_.pop_front();
+      }
+      task();
+    }
+  }
+  std::mutex mutex_;
+  std::condition_variable wake_;
+  std::deque<std::function<void()>> queue_;
+  std::vector<std::thread> threads_;
+  bool stop_ = false;
+};
+
 }  // namespace
+
+bool compiler_runs() {
+  const Config& config = Config::get();
+  const std::string cxx = config.value("cxx");
+  if (cxx.empty()) return false;
+  const std::string dir = config.value("compiledir") + "/kernels";
+  std::string error;
+  return make_private_dirs(dir, &error) && !compiler_identity(cxx, dir).empty();
+}
+
+void compile_in_background(std::function<void()> task) {
+  static BackgroundCompiler compiler;
+  compiler.submit(std::move(task));
+}
 
 KernelRunFn load_kernel(const std::string& source, const std::string& symbol, const std::vector<const void*>& step_kernels,
                         std::string* error) {
   // In this process: each source is compiled or loaded once; different kernels proceed in parallel.
-  static std::mutex mutex;
-  static std::unordered_map<std::string, std::shared_future<Loaded>> kernels;
+  std::mutex& mutex = loaded_mutex;
+  auto& kernels = loaded_kernels;
   std::shared_future<Loaded> future;
   std::promise<Loaded> promise;
   bool mine = false;

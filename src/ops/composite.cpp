@@ -3,6 +3,7 @@
 
 #include <unordered_map>
 
+#include "kiln/debug/testing_ops.hpp"
 #include "kiln/error.hpp"
 #include "kiln/grad/grad.hpp"
 #include "kiln/graph/fgraph.hpp"
@@ -124,8 +125,20 @@ const std::string& LazyKernel::prepare() const {
     KernelRunFn k = load_kernel(source_, "kiln_kernel", step_kernels_, &error_);
     if (!k && error_.empty()) error_ = "the kernel did not load";
     kernel_.store(k);
+    ready_.store(true, std::memory_order_release);  // publishes kernel_ and error_
   });
   return error_;
+}
+
+KernelRunFn LazyKernel::get() const {
+  // Tiered execution: while the kernel compiles in the background, the interpreter runs.
+  if (in_background_.load() && !ready_.load(std::memory_order_acquire)) return nullptr;
+  return prepare().empty() ? kernel_.load() : nullptr;
+}
+
+void LazyKernel::prepare_in_background(const std::shared_ptr<const LazyKernel>& self) {
+  if (self->in_background_.exchange(true)) return;
+  compile_in_background([self] { self->prepare(); });
 }
 
 }  // namespace detail
@@ -134,9 +147,12 @@ namespace {
 
 class Composite final : public detail::FusedOp {
  public:
-  Composite(const std::vector<Var>& outer_inputs, const Var& outer_output)
+  // `kernel_output` is what the generated kernel computes: the output itself, except in the
+  // test-only composite whose kernel is deliberately wrong (see testing::composite_with_kernel_of).
+  Composite(const std::vector<Var>& outer_inputs, const Var& outer_output, const Var& kernel_output)
       : graph_(std::make_shared<detail::FusedGraph>(outer_inputs, outer_output)) {
-    program_ = detail::scalar_program(graph_->inputs(), graph_->output(), graph_->nodes());
+    const detail::FusedGraph kernel_graph(outer_inputs, kernel_output);
+    program_ = detail::scalar_program(kernel_graph.inputs(), kernel_graph.output(), kernel_graph.nodes());
     kernel_ = std::make_shared<detail::LazyKernel>(emit_kernel_source(program_, "kiln_kernel"),
                                                    step_vector_kernels(program_));
   }
@@ -155,7 +171,6 @@ class Composite final : public detail::FusedOp {
   std::map<int, int> destroy_map() const override {
     return inplace_ >= 0 ? std::map<int, int>{{0, inplace_}} : std::map<int, int>{};
   }
-  const detail::LazyKernel& lazy_kernel() const override { return *kernel_; }
 
   // The same kernel writing its result over input `input` (each element is read before the
   // element at the same place is written, so the loop is safe on exactly aliased operands).
@@ -212,6 +227,12 @@ class Composite final : public detail::FusedOp {
     }
   }
 
+  // DebugMode's reference: the interpreter, out of place, whatever kernel perform() would use.
+  void perform_interpreted(const Apply& node, std::span<const Array> in, std::span<Array> out) const override {
+    detail::fused_broadcast_shape(node, in, graph_->output()->ndim(), name());  // the same checks as perform
+    out[0] = graph_->interpret(in);
+  }
+
  private:
   Array run_compiled(KernelRunFn kernel, const Shape& shape, std::span<const Array> in, const Array& target) const {
     Array result = target.defined() ? target : Array::empty(program_.dtype, shape);
@@ -230,7 +251,6 @@ class Composite final : public detail::FusedOp {
 
   std::shared_ptr<const detail::FusedGraph> graph_;
   ScalarProgram program_;
-  std::shared_ptr<const detail::LazyKernel> kernel_;  // shared by the inplace variants
   int inplace_ = -1;
 };
 
@@ -239,7 +259,18 @@ KILN_REGISTER_OP_KINDS({{"Composite", true}});
 }  // namespace
 
 Var fuse_elementwise(const std::vector<Var>& inputs, const Var& output) {
-  return make_node1(std::make_shared<Composite>(inputs, output), inputs);
+  return make_node1(std::make_shared<Composite>(inputs, output, output), inputs);
+}
+
+Var testing::composite_with_kernel_of(const std::vector<Var>& inputs, const Var& output, const Var& kernel_output) {
+  return make_node1(std::make_shared<Composite>(inputs, output, kernel_output), inputs);
+}
+
+bool perform_interpreted(const Apply& node, std::span<const Array> in, std::span<Array> out) {
+  auto* f = dynamic_cast<const detail::FusedOp*>(&node.op());
+  if (!f) return false;
+  f->perform_interpreted(node, in, out);
+  return true;
 }
 
 std::optional<Var> composite_inplace(const Apply& node, int input) {
@@ -253,6 +284,10 @@ std::optional<Var> composite_inplace(const Apply& node, int input) {
 std::string prepare_kernel(const Op& op) {
   auto* f = dynamic_cast<const detail::FusedOp*>(&op);
   return f ? f->lazy_kernel().prepare() : std::string();
+}
+
+void prepare_kernel_in_background(const Apply& node) {
+  if (auto* f = dynamic_cast<const detail::FusedOp*>(&node.op())) detail::LazyKernel::prepare_in_background(f->shared_kernel());
 }
 
 std::string kernel_source(const Op& op) {

@@ -47,7 +47,9 @@ Shape fused_broadcast_shape(const Apply& node, std::span<const Array> in, int nd
 /// Per input: its byte strides for a walk over `shape`, 0 along the axes where it is broadcast.
 std::vector<Shape> broadcast_strides(const Shape& shape, std::span<const Array> in);
 
-/// A generated kernel, compiled or loaded from the cache on first use; thread-safe.
+/// A generated kernel, compiled or loaded from the cache on first use, or on a background thread
+/// (tiered execution); thread-safe. It holds no graph objects, so the background thread never
+/// touches reference counts Python may own.
 class LazyKernel {
  public:
   LazyKernel(std::string source, std::vector<const void*> step_kernels)
@@ -55,8 +57,11 @@ class LazyKernel {
   const std::string& source() const { return source_; }
   /// Compile or load once; the reason the interpreter must run instead, or empty.
   const std::string& prepare() const;
-  /// The loaded kernel, or nullptr (no compiler, compile error).
-  KernelRunFn get() const { return prepare().empty() ? kernel_.load() : nullptr; }
+  /// The loaded kernel, or nullptr: no compiler, a compile error, or still compiling in the
+  /// background (the interpreter runs meanwhile).
+  KernelRunFn get() const;
+  /// Compile or load on a background thread; returns at once. Nothing when already requested.
+  static void prepare_in_background(const std::shared_ptr<const LazyKernel>& self);
 
  private:
   std::string source_;
@@ -64,12 +69,21 @@ class LazyKernel {
   mutable std::once_flag once_;
   mutable std::atomic<KernelRunFn> kernel_{nullptr};
   mutable std::string error_;
+  mutable std::atomic<bool> in_background_{false};  // prepare_in_background was called
+  mutable std::atomic<bool> ready_{false};          // prepare finished: kernel_ and error_ are final
 };
 
 /// Base of the ops that run a generated kernel (see kernel_source / prepare_kernel).
 class FusedOp : public Op {
  public:
-  virtual const LazyKernel& lazy_kernel() const = 0;
+  const LazyKernel& lazy_kernel() const { return *kernel_; }
+  const std::shared_ptr<const LazyKernel>& shared_kernel() const { return kernel_; }
+  /// DebugMode's reference: the outputs computed on the interpreter, out of place, whatever
+  /// kernel perform() would use.
+  virtual void perform_interpreted(const Apply& node, std::span<const Array> in, std::span<Array> out) const = 0;
+
+ protected:
+  std::shared_ptr<const LazyKernel> kernel_;  // shared by copies (inplace variants)
 };
 
 }  // namespace kiln::detail

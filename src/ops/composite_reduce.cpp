@@ -49,7 +49,6 @@ class CompositeReduce final : public detail::FusedOp {
            o->info_.out_dtype == info_.out_dtype;
   }
   size_t hash() const override { return std::hash<std::string>()(kernel_->source()) * 31 + info_.axes.size(); }
-  const detail::LazyKernel& lazy_kernel() const override { return *kernel_; }
 
   std::vector<TensorType> make_outputs(const std::vector<Var>& in) const override {
     const auto& inner = graph_->inputs();
@@ -96,6 +95,11 @@ class CompositeReduce final : public detail::FusedOp {
   }
   std::vector<Var> R_op(const Apply& node, const std::vector<Var>& ev) const override {
     return Rop_through(graph_->inline_on(node.inputs()), node.inputs(), ev);
+  }
+
+  void perform_interpreted(const Apply& node, std::span<const Array> in, std::span<Array> out) const override {
+    detail::fused_broadcast_shape(node, in, elementwise_->ndim(), name());  // the same checks as perform
+    out[0] = graph_->interpret(in);
   }
 
   void perform(const Apply& node, std::span<const Array> in, std::span<Array> out) const override {
@@ -161,7 +165,6 @@ class CompositeReduce final : public detail::FusedOp {
   std::string reduce_name_;
   Var elementwise_;  // the inner graph's value before the reduction
   ScalarProgram program_;
-  std::shared_ptr<const detail::LazyKernel> kernel_;
 };
 
 KILN_REGISTER_OP_KINDS({{"CompositeReduce", true}});

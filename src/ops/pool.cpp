@@ -305,7 +305,8 @@ class PoolOp final : public Op {
     const Array last = in.back().contiguous();
     const T* ls = last.data_as<T>();
     if (role_ == PoolRole::MaxGradGrad) {
-      const T* maxout = in[1].contiguous().data_as<T>();
+      const Array maxout_array = in[1].contiguous();  // kept alive: a strided maxout is copied
+      const T* maxout = maxout_array.data_as<T>();
       Array ggz = Array::zeros(x.dtype(), pooled);
       T* zs = ggz.data_as<T>();
       g.for_each_window([&](int64_t plane, int64_t o, const Window& w) {

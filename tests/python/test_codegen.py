@@ -279,3 +279,76 @@ def test_bool_inputs_and_nan_conditions_behave_as_the_interpreter():
     av = np.array([0.0, 2.0, np.nan, -0.0])
     np.testing.assert_array_equal(fc(av), pc(av))
     np.testing.assert_array_equal(fc(av), np.where(av.astype(bool), av + 1, av - 1) * 3)
+
+
+# ---------------------------------------------------------------- tiered execution
+
+TIERED_SCRIPT = textwrap.dedent("""
+    import glob, os, sys, time
+    import numpy as np, kiln, kiln.tensor as T
+    x, y = T.dvector("x"), T.dvector("y")
+    # Literals unique to this script: kernels no other test has put in a cache.
+    exprs = [T.tanh(x * 1.2345 + y) * T.exp(-y * y * 0.4321 + i) for i in range(2)]
+    xv, yv = np.linspace(-2, 2, 1001), np.linspace(3, -3, 1001)
+    expected = [np.tanh(xv * 1.2345 + yv) * np.exp(-yv * yv * 0.4321 + i) for i in range(2)]
+    libraries = lambda: len(glob.glob(os.path.join(kiln.config.compiledir, "kernels", "*.so")))
+    f = kiln.function([x, y], exprs)
+    first = f(xv, yv)
+    print("libraries after the first call:", libraries(), "of", len(f.kernel_sources()))
+    for got, want in zip(first, expected):
+        np.testing.assert_allclose(got, want, rtol=1e-13)
+    if sys.argv[1] == "wait":
+        deadline = time.time() + 120
+        while libraries() < len(f.kernel_sources()) and time.time() < deadline:
+            for got, want in zip(f(xv, yv), expected):
+                np.testing.assert_allclose(got, want, rtol=1e-13)
+        time.sleep(0.2)  # the last library is loaded just after it appears
+        for got, tiered_first in zip(f(xv, yv), first):
+            np.testing.assert_allclose(got, tiered_first, rtol=1e-13)
+        print("libraries at the end:", libraries(), "of", len(f.kernel_sources()))
+""")
+
+
+def run_tiered(tmp_path, tiered, mode):
+    env = dict(os.environ, KILN_FLAGS=f"compiledir={tmp_path},tiered_compile={tiered}",
+               PYTHONPATH=os.pathsep.join(filter(None, [os.path.join(ROOT, "python"), os.environ.get("PYTHONPATH")])))
+    return subprocess.run([sys.executable, "-c", TIERED_SCRIPT, mode], env=env, capture_output=True, text=True,
+                          timeout=300)
+
+
+def test_tiered_function_runs_before_its_kernels_are_ready_then_switches(tmp_path):
+    run = run_tiered(tmp_path / "tiered", True, "wait")
+    assert run.returncode == 0, run.stderr
+    # The first call returned before g++ had finished any kernel: it ran on the interpreter.
+    assert "libraries after the first call: 0 of" in run.stdout, run.stdout
+    n = run.stdout.split()[-1]
+    assert f"libraries at the end: {n} of {n}" in run.stdout, run.stdout
+    # Without tiering, kiln.function waits for the kernels: they exist at the first call.
+    run = run_tiered(tmp_path / "plain", False, "wait")
+    assert run.returncode == 0, run.stderr
+    n = run.stdout.split()[-1]
+    assert f"libraries after the first call: {n} of {n}" in run.stdout, run.stdout
+
+
+def test_process_exits_cleanly_while_kernels_compile(tmp_path):
+    run = run_tiered(tmp_path, True, "exit")
+    assert run.returncode == 0, run.stderr
+    assert "libraries after the first call: 0 of" in run.stdout, run.stdout
+    assert not glob_tmp_dirs(tmp_path), "a compile left its temporary directory behind"
+
+
+def glob_tmp_dirs(cache):
+    return [p for p in (cache / "kernels").glob("tmp-*")] if (cache / "kernels").exists() else []
+
+
+def test_tiered_and_plain_functions_give_the_same_results():
+    x = T.dmatrix("x")
+    expr = T.nnet.sigmoid(x * 0.75) + T.log1p(x * x) * T.tanh(x - 0.25)
+    xv = np.random.default_rng(3).normal(size=(50, 40))
+    with kiln.config.change_flags(tiered_compile=True):
+        tiered = kiln.function([x], expr)
+        got = [tiered(xv) for _ in range(3)]
+    with kiln.config.change_flags(tiered_compile=False):
+        plain = kiln.function([x], expr)(xv)
+    for g in got:
+        np.testing.assert_allclose(g, plain, rtol=1e-13, atol=1e-15)

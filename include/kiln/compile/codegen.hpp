@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <optional>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -66,6 +67,14 @@ KernelRunFn load_kernel(const std::string& source, const std::string& symbol, co
                         std::string* error);
 /// Per step of `program`: the interpreter's vectorised kernel the generated code calls, or null.
 std::vector<const void*> step_vector_kernels(const ScalarProgram& program);
+
+/// Whether config.cxx names a compiler that runs (its --version succeeds; remembered per compiler)
+/// and the cache directory is usable.
+bool compiler_runs();
+
+/// Runs `task` on one of kiln's background compile threads (as many as cores, started on first
+/// use), for tiered execution. At process exit queued tasks are dropped and running ones finish.
+void compile_in_background(std::function<void()> task);
 
 /// The header every generated kernel includes (scalar_math.hpp), as text.
 const std::string& scalar_math_header_source();

@@ -24,6 +24,10 @@
 
 namespace kiln {
 
+namespace detail {
+class DebugModeChecker;
+}
+
 struct FunctionOptions {
   /// (shared variable, new value expression) pairs.
   std::vector<std::pair<Var, Var>> updates;
@@ -35,8 +39,9 @@ struct FunctionOptions {
   bool allow_input_downcast = false;
   /// Name shown in error messages and printing.
   std::string name;
-  /// "FAST_RUN", "FAST_COMPILE", "NONE" (no rewrites), "DebugMode" (FAST_RUN, checking each
-  /// node's destroy/view contract and every result against the graph as written) or
+  /// "FAST_RUN", "FAST_COMPILE", "NONE" (no rewrites), "DebugMode" (FAST_RUN, checking every
+  /// result against the graph as written and each node: destroy/view contract, compiled kernel
+  /// against the interpreter, infer_shape against the real shapes, strided inputs) or
   /// "NanGuardMode" (FAST_RUN, raising at the first node whose output is NaN, inf or huge, see
   /// nan_guard); empty means config.mode.
   std::string mode;
@@ -117,8 +122,7 @@ class Function {
     size_t num_kernels = 0;
   } compile_times_;
   std::shared_ptr<const Function> reference_;  // DebugMode's oracle
-  void check_node_contract(const Apply& node, const std::vector<Array>& before, const std::vector<Array>& in,
-                           const std::vector<Array>& out) const;
+  std::shared_ptr<const detail::DebugModeChecker> debug_checker_;  // DebugMode's per-node checks
   void compare_with_reference(const std::vector<Array>& expected, const std::vector<Array>& results,
                               const std::vector<Array>& new_values) const;
   std::vector<bool> mutable_input_;    // per input: In(mutable=True)

@@ -6,6 +6,7 @@
 #pragma once
 
 #include <optional>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -28,10 +29,20 @@ Var fuse_elementwise_reduce(const std::vector<Var>& inputs, const Var& reduced);
 /// output's.
 std::optional<Var> composite_inplace(const Apply& node, int input);
 
-/// For a fused op (Composite, CompositeReduce): compile (or load from the cache) its kernel now. Returns an explanation
-/// when the interpreter will be used instead (no compiler, compile error), else empty. Does
-/// nothing for other ops.
+/// For a fused op (Composite, CompositeReduce): compile (or load from the cache) its kernel now.
+/// Returns an explanation when the interpreter will be used instead (no compiler, compile error),
+/// else empty. Does nothing for other ops.
 std::string prepare_kernel(const Op& op);
+
+/// For a fused node: compile (or load) its kernel on a background thread and return at once;
+/// the node runs on the interpreter until the kernel is ready (tiered execution). Does nothing
+/// for other ops, or when the kernel is already being prepared.
+void prepare_kernel_in_background(const Apply& node);
+
+/// DebugMode's reference for a fused op (Composite, CompositeReduce): computes `node`'s
+/// outputs on the interpreter (the inner graph op by op, out of place) even when its compiled
+/// kernel is loaded. Returns false, leaving `out` alone, for other ops.
+bool perform_interpreted(const Apply& node, std::span<const Array> in, std::span<Array> out);
 
 /// For a fused op: the generated C++ source of its kernel; empty for other ops.
 std::string kernel_source(const Op& op);
