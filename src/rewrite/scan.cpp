@@ -193,9 +193,15 @@ bool only_last_row_read(const FunctionGraph& fg, const Variable* v, bool allow_s
 }
 
 void save_memory(FunctionGraph& fg) {
-  for (Apply* node : fg.toposort()) {
+  // Replacing a scan may prune nodes later in this order (a gradient loop reading it): hold them
+  // alive, and skip those no longer in the graph.
+  std::vector<std::shared_ptr<Apply>> order;
+  for (Apply* node : fg.toposort()) order.push_back(node->shared_from_this());
+  for (const auto& held : order) {
+    Apply* node = held.get();
+    if (!fg.contains(node)) continue;
     const ScanOp* op = as_scan(*node);
-    if (!op || !fg.contains(node)) continue;
+    if (!op) continue;
     ScanLayout layout = op->layout();
     bool changed = false;
     for (int o = 0; o < layout.n_states() + layout.n_nit_sot; ++o) {
