@@ -50,6 +50,16 @@ void blas_gemm(const BlasMatrix& a, const BlasMatrix& b, T* c, int64_t m, int64_
                 ldc);
 }
 
+// Level-2 products of at most this many matrix elements run on kiln's own single-threaded
+// kernels (blas_small.cpp) rather than OpenBLAS, which would split them over its threads.
+inline constexpr int64_t kSmallLevel2Elements = int64_t{1} << 16;
+
+template <typename T>
+void small_gemv(bool trans, int64_t rows, int64_t cols, T alpha, const T* a, int64_t lda, const T* x, int64_t incx,
+                T beta, T* y, int64_t incy);
+template <typename T>
+void small_ger(int64_t m, int64_t n, T alpha, const T* x, int64_t incx, const T* y, int64_t incy, T* a, int64_t lda);
+
 // y = alpha * op(A) x + beta * y, where A is rows x cols as stored and op transposes when
 // `transpose` is set; y has increment incy.
 template <typename T>
@@ -57,12 +67,25 @@ void blas_gemv(const BlasMatrix& a, bool transpose, int64_t rows, int64_t cols, 
                T alpha = 1, T beta = 0, int64_t incy = 1) {
   const bool t = a.trans != transpose;
   const int64_t r = a.trans ? cols : rows, c = a.trans ? rows : cols;  // the stored (row-major) shape
-  if constexpr (std::is_same_v<T, float>)
+  if (r * c <= kSmallLevel2Elements)
+    small_gemv<T>(t, r, c, alpha, blas_data<T>(a.data), a.ld, blas_data<T>(x.data), x.inc, beta, y, incy);
+  else if constexpr (std::is_same_v<T, float>)
     cblas_sgemv(CblasRowMajor, t ? CblasTrans : CblasNoTrans, r, c, alpha, blas_data<T>(a.data), a.ld,
                 blas_data<T>(x.data), x.inc, beta, y, incy);
   else
     cblas_dgemv(CblasRowMajor, t ? CblasTrans : CblasNoTrans, r, c, alpha, blas_data<T>(a.data), a.ld,
                 blas_data<T>(x.data), x.inc, beta, y, incy);
+}
+
+// a += alpha * x y^T for a row-major m x n matrix with leading dimension lda.
+template <typename T>
+void blas_ger(int64_t m, int64_t n, T alpha, const BlasVector& x, const BlasVector& y, T* a, int64_t lda) {
+  if (m * n <= kSmallLevel2Elements)
+    small_ger<T>(m, n, alpha, blas_data<T>(x.data), x.inc, blas_data<T>(y.data), y.inc, a, lda);
+  else if constexpr (std::is_same_v<T, float>)
+    cblas_sger(CblasRowMajor, m, n, alpha, blas_data<T>(x.data), x.inc, blas_data<T>(y.data), y.inc, a, lda);
+  else
+    cblas_dger(CblasRowMajor, m, n, alpha, blas_data<T>(x.data), x.inc, blas_data<T>(y.data), y.inc, a, lda);
 }
 
 /// c = a . b for a, b of 1 or 2 dimensions, already of c's dtype and aligned (numpy's dot rules);

@@ -16,14 +16,6 @@ namespace {
 
 using namespace detail;
 
-template <typename T>
-void blas_ger(int64_t m, int64_t n, T alpha, const BlasVector& x, const BlasVector& y, T* a, int64_t lda) {
-  if constexpr (std::is_same_v<T, float>)
-    cblas_sger(CblasRowMajor, m, n, alpha, blas_data<T>(x.data), x.inc, blas_data<T>(y.data), y.inc, a, lda);
-  else
-    cblas_dger(CblasRowMajor, m, n, alpha, blas_data<T>(x.data), x.inc, blas_data<T>(y.data), y.inc, a, lda);
-}
-
 // beta * y + alpha * dot(A, x): y a vector broadcasting to the product's length, alpha and beta
 // 0-d. With beta == 0, y is not read (BLAS semantics).
 class Gemv final : public BlasUpdateOpOf<Gemv> {

@@ -98,7 +98,7 @@ ScalarProgram scalar_program(const std::vector<Var>& inputs, const Var& output, 
   return p;
 }
 
-Shape fused_broadcast_shape(const Apply& node, std::span<const Array> in, int nd, const std::string& op_name) {
+Shape fused_broadcast_shape(const Apply& node, std::span<const Array> in, int nd) {
   Shape shape(nd, 1);
   for (size_t j = 0; j < in.size(); ++j)
     for (int d = 0; d < nd; ++d)
@@ -108,7 +108,7 @@ Shape fused_broadcast_shape(const Apply& node, std::span<const Array> in, int nd
       KILN_USER_CHECK(in[j].shape()[d] == shape[d] ||
                           (node.input(static_cast<int>(j))->type().shape()[d] == 1 && in[j].shape()[d] == 1),
                       ValueError)
-          << op_name << ": input " << j << " has shape " << shape_str(in[j].shape())
+          << node.op().name() << ": input " << j << " has shape " << shape_str(in[j].shape())
           << ", which does not match the other inputs' shape " << shape_str(shape);
   return shape;
 }
@@ -211,7 +211,7 @@ class Composite final : public detail::FusedOp {
   }
 
   void perform(const Apply& node, std::span<const Array> in, std::span<Array> out) const override {
-    const Shape shape = detail::fused_broadcast_shape(node, in, graph_->output()->ndim(), name());
+    const Shape shape = detail::fused_broadcast_shape(node, in, graph_->output()->ndim());
     // Inplace when the run-time layout allows it: the destroyed input has the output's shape and
     // memory kiln may write.
     Array target;
@@ -229,7 +229,7 @@ class Composite final : public detail::FusedOp {
 
   // DebugMode's reference: the interpreter, out of place, whatever kernel perform() would use.
   void perform_interpreted(const Apply& node, std::span<const Array> in, std::span<Array> out) const override {
-    detail::fused_broadcast_shape(node, in, graph_->output()->ndim(), name());  // the same checks as perform
+    detail::fused_broadcast_shape(node, in, graph_->output()->ndim());  // the same checks as perform
     out[0] = graph_->interpret(in);
   }
 

@@ -41,8 +41,9 @@ class FusedGraph {
 ScalarProgram scalar_program(const std::vector<Var>& inputs, const Var& output, const std::vector<Apply*>& nodes);
 
 /// The shape `node`'s inputs broadcast to (`ndim` axes); an input broadcasts only along the axes
-/// its type declares broadcastable. ValueError naming `op_name` when the shapes do not fit.
-Shape fused_broadcast_shape(const Apply& node, std::span<const Array> in, int ndim, const std::string& op_name);
+/// its type declares broadcastable. ValueError naming the node's op when the shapes do not fit (the
+/// name is only built then: a fused op's name prints its whole expression).
+Shape fused_broadcast_shape(const Apply& node, std::span<const Array> in, int ndim);
 
 /// Per input: its byte strides for a walk over `shape`, 0 along the axes where it is broadcast.
 std::vector<Shape> broadcast_strides(const Shape& shape, std::span<const Array> in);

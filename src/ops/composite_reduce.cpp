@@ -98,12 +98,12 @@ class CompositeReduce final : public detail::FusedOp {
   }
 
   void perform_interpreted(const Apply& node, std::span<const Array> in, std::span<Array> out) const override {
-    detail::fused_broadcast_shape(node, in, elementwise_->ndim(), name());  // the same checks as perform
+    detail::fused_broadcast_shape(node, in, elementwise_->ndim());  // the same checks as perform
     out[0] = graph_->interpret(in);
   }
 
   void perform(const Apply& node, std::span<const Array> in, std::span<Array> out) const override {
-    const Shape shape = detail::fused_broadcast_shape(node, in, elementwise_->ndim(), name());
+    const Shape shape = detail::fused_broadcast_shape(node, in, elementwise_->ndim());
     int64_t total = 1;
     for (int64_t s : shape) total *= s;
     KernelRunFn kernel = kernel_->get();

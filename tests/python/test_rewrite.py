@@ -28,7 +28,7 @@ def test_fast_run_pipeline_is_the_golden_list():
         "div_switch_sink_then, div_switch_sink_else, log_softmax, crossentropy_to_crossentropy_with_softmax, "
         "advanced_indexing_crossentropy_onehot, log_of_advanced_indexing_softmax, crossentropy_with_softmax_grad,"
         " crossentropy_with_log_softmax_grad, softmax_from_crossentropy, softmax_with_bias, argmax_of_softmax",
-        "specialize: scan_save_mem, pow_2, pow_3, pow_4, pow_1, pow_0, pow_half, pow_minus_half, pow_minus_1, pow_minus_2, "
+        "specialize: scan_pushout_add, scan_remove_unused, scan_save_mem, pow_2, pow_3, pow_4, pow_1, pow_0, pow_half, pow_minus_half, pow_minus_1, pow_minus_2, "
         "mul_self, mul_minus_one, blas_update_from_add, ger_from_gemm",
         "merge2: merge2_merge",
         "shape_check: static_shape_check",

@@ -336,11 +336,11 @@ def test_loop_invariant_nodes_are_hoisted():
 
 def test_only_last_value_kept_when_only_last_is_used():
     x = T.dvector("x")
-    out, _ = kiln.scan(lambda xt, acc: acc + xt, sequences=x, outputs_info=np.float64(0.0))
+    out, _ = kiln.scan(lambda xt, acc: 0.5 * acc + xt, sequences=x, outputs_info=np.float64(0.0))
     f = kiln.function([x], out[-1])
     (node,) = compiled_scan_nodes(f)
     assert "last_only" in str(node.op)
-    assert f(np.arange(5.0)) == 10.0
+    assert f(np.arange(5.0)) == 4 + 3 / 2 + 2 / 4 + 1 / 8
     g = kiln.function([x], out)
     assert "last_only" not in str(compiled_scan_nodes(g)[0].op)
 
@@ -510,3 +510,112 @@ def test_sequence_only_operations_are_pushed_out_of_the_loop():
     assert any(n.op.kind in ("Dot", "Gemm") and n.outputs[0].ndim == 2 for n in outer)
     point = rnn_point()
     np.testing.assert_allclose(f(*point), rnn_numpy(*point), rtol=1e-10)
+
+
+def inner_nodes(node):
+    return kiln._core.toposort(kiln._core.scan_inner_outputs(node))
+
+
+def test_weight_gradients_are_summed_after_the_loop():
+    """BPTT's dW += outer(x_t, da_t) leaves the loop: the loop collects da_t and one GEMM over the
+    steps gives dW (no Ger or accumulator state per step); db is one sum."""
+    inputs, hs = rnn_graph()
+    x, h0, W, U, b = inputs
+    grads = kiln.grad(hs.sum(), [W, U, b])
+    f = kiln.function(inputs, grads)
+    backward = [n for n in compiled_scan_nodes(f) if "grad_of" in str(n.op)]
+    assert len(backward) == 1
+    inner_kinds = [n.op.kind for n in inner_nodes(backward[0])]
+    assert "Ger" not in inner_kinds and not any("outer" in k for k in inner_kinds)
+    # The backward loop carries only the window of hidden-state gradients: no accumulators.
+    assert len(backward[0].outputs) - 1 == 2  # the window and the collected da_t
+    outer_kinds = [n.op.kind for n in f.nodes() if not kiln._core.is_scan(n)]
+    assert sum(k in ("Dot", "Gemm") for k in outer_kinds) >= 2
+    point = rnn_point(steps=9)
+    expected = rnn_grads_numpy(*point, rnn_numpy(*point))[2:]
+    for g, e in zip(f(*point), expected):
+        np.testing.assert_allclose(g, e, rtol=1e-10, atol=1e-12)
+
+
+def test_minibatch_weight_gradients_are_one_gemm_over_stacked_rows():
+    """With a batch, dU += h_{t-1}^T da_t: the loop collects both factors and dU is
+    stack(h)^T stack(da) over steps and batch rows."""
+    x, h0 = T.dtensor3("x"), T.dmatrix("h0")
+    W, U, b = T.dmatrix("W"), T.dmatrix("U"), T.dvector("b")
+    hs, _ = kiln.scan(lambda xt, h, W, U, b: T.tanh(T.dot(xt, W) + T.dot(h, U) + b), sequences=x,
+                      outputs_info=h0, non_sequences=[W, U, b])
+    cost = (hs ** 2).sum()
+    f = kiln.function([x, h0, W, U, b], kiln.grad(cost, [W, U, b, h0]))
+    (backward,) = [n for n in compiled_scan_nodes(f) if "grad_of" in str(n.op)]
+    assert not any(n.op.kind in ("Gemm", "Dot") and n.outputs[0].ndim == 2 and n.inputs[0].ndim == 2
+                   and n.inputs[0].owner is not None and n.inputs[0].owner.op.kind == "DimShuffle"
+                   for n in inner_nodes(backward))
+    steps, batch, n_in, n_h = 5, 3, 4, 6
+    xv, hv = RNG.standard_normal((steps, batch, n_in)), RNG.standard_normal((batch, n_h))
+    Wv, Uv, bv = 0.5 * RNG.standard_normal((n_in, n_h)), 0.5 * RNG.standard_normal((n_h, n_h)), RNG.standard_normal(n_h)
+    hs_np, h = [], hv
+    for t in range(steps):
+        h = np.tanh(xv[t] @ Wv + h @ Uv + bv)
+        hs_np.append(h)
+    dW, dU, db, dh = np.zeros_like(Wv), np.zeros_like(Uv), np.zeros_like(bv), np.zeros_like(hv)
+    for t in reversed(range(steps)):
+        da = (dh + 2 * hs_np[t]) * (1 - hs_np[t] ** 2)
+        dW += xv[t].T @ da
+        dU += (hs_np[t - 1] if t > 0 else hv).T @ da
+        db += da.sum(0)
+        dh = da @ Uv.T
+    for g, e in zip(f(xv, hv, Wv, Uv, bv), [dW, dU, db, dh]):
+        np.testing.assert_allclose(g, e, rtol=1e-10, atol=1e-12)
+
+    def cost_of(W, U):
+        hs, _ = kiln.scan(lambda xt, h, W, U: T.tanh(T.dot(xt, W) + T.dot(h, U)), sequences=T.constant(xv),
+                          outputs_info=T.constant(hv), non_sequences=[W, U])
+        return (hs ** 2).sum()
+    verify_grad(cost_of, [Wv, Uv], rng=np.random.default_rng(0))
+
+
+def test_user_accumulator_read_at_its_end_becomes_a_sum():
+    """acc + x_t**2 with only the last value read is x**2 summed after the loop; reading every
+    value keeps the loop's state."""
+    x = T.dvector("x")
+    a0 = T.dscalar("a0")
+    acc, _ = kiln.scan(lambda xt, a: a + xt ** 2, sequences=x, outputs_info=a0)
+    last = kiln.function([x, a0], acc[-1])
+    every = kiln.function([x, a0], acc)
+    assert not compiled_scan_nodes(last)  # nothing is left in the loop: the sum needs no loop
+    assert compiled_scan_nodes(every)
+    xv = RNG.standard_normal(11)
+    np.testing.assert_allclose(last(xv, 0.5), 0.5 + (xv ** 2).sum(), rtol=1e-12)
+    np.testing.assert_allclose(every(xv, 0.5), 0.5 + np.cumsum(xv ** 2), rtol=1e-12)
+
+
+def test_accumulator_with_until_sums_only_the_steps_run():
+    x = T.dvector("x")
+    (acc, h), _ = kiln.scan(lambda xt, a, h: ([a + xt * h, h * 2.0], until(h * 2.0 > 7.0)), sequences=x,
+                            outputs_info=[np.float64(0.0), np.float64(1.0)])
+    f = kiln.function([x], acc[-1])
+    xv = np.arange(1.0, 11.0)
+    # three steps run: the new h is 2, 4, then 8 > 7
+    expected, hv = 0.0, 1.0
+    for t in range(10):
+        expected, hv = expected + xv[t] * hv, hv * 2.0
+        if hv > 7.0:
+            break
+    assert expected == 1 + 2 * 2 + 3 * 4
+    assert f(xv) == pytest.approx(expected)
+
+
+def test_unused_outputs_and_their_inputs_leave_the_loop():
+    x, y = T.dvector("x"), T.dvector("y")
+    w = T.dscalar("w")
+    (a, c), _ = kiln.scan(lambda xt, yt, a, w: [a * xt, T.sin(yt) * w], sequences=[x, y],
+                          outputs_info=[np.float64(1.0), None], non_sequences=w)
+    f = kiln.function([x, y, w], a, on_unused_input="ignore")
+    (node,) = compiled_scan_nodes(f)
+    assert len(node.outputs) == 2  # the state and the steps run
+    assert not any(n.op.kind == "Elemwise{sin}" for n in inner_nodes(node))
+    assert len(node.inputs) == 3  # n_steps, x, the initial value: y and w are gone
+    xv = RNG.standard_normal(5)
+    np.testing.assert_allclose(f(xv, xv, 2.0), np.cumprod(xv), rtol=1e-12)
+    g = kiln.function([x, y, w], c)
+    np.testing.assert_allclose(g(xv, xv + 1, 2.0), np.sin(xv + 1) * 2.0, rtol=1e-12)
