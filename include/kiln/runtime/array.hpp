@@ -13,10 +13,9 @@
 #include <vector>
 
 #include "kiln/runtime/dtype.hpp"
+#include "kiln/runtime/shape.hpp"
 
 namespace kiln {
-
-using Shape = std::vector<int64_t>;
 
 enum class Device : uint8_t { CPU, CUDA };
 
