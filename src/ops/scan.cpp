@@ -41,7 +41,7 @@ int ScanLayout::inner_tap(int s, int k) const {
 
 class ScanProgram {
  public:
-  ScanProgram(const ScanBody& body, const std::string& mode) {
+  ScanProgram(const ScanBody& body, const ScanLayout& layout, const std::string& mode) {
     FunctionOptions options;
     options.mode = mode.empty() || mode == "DebugMode" || mode == "DEBUG_MODE" ? "FAST_RUN" : mode;
     options.on_unused_input = "ignore";
@@ -68,6 +68,7 @@ class ScanProgram {
       if (!known && out->is_shared()) shared_.emplace_back(output_slots_.back(), out);
     }
     num_slots_ = static_cast<int>(slot_of.size());
+    hoist_invariant_steps(layout);
   }
 
   /// Per-run state: the value of every slot, and argument vectors reused by every node.
@@ -83,14 +84,27 @@ class ScanProgram {
     for (const auto& [s, var] : shared_) ws.slots[s] = var->storage()->get();
     return ws;
   }
+  /// Runs the steps whose inputs do not change from step to step, once, after the non-sequences
+  /// are set.
+  void run_invariant_steps(Workspace& ws) const { run_steps(invariant_steps_, ws); }
   Array& input(Workspace& ws, size_t i) const { return ws.slots[input_slots_[i]]; }
   const Array& output(const Workspace& ws, size_t i) const { return ws.slots[output_slots_[i]]; }
   size_t num_nodes() const { return steps_.size(); }
 
   /// One step of the loop: every node of the body, in order. The argument vectors are assigned
   /// in place, so after the first step they reuse their storage instead of allocating.
-  void run(Workspace& ws) const {
-    for (const Step& step : steps_) {
+  void run(Workspace& ws) const { run_steps(steps_, ws); }
+
+  const Function& function() const { return *function_; }
+
+ private:
+  struct Step {
+    const Apply* node;
+    std::vector<int> inputs, outputs;
+  };
+
+  static void run_steps(const std::vector<Step>& steps, Workspace& ws) {
+    for (const Step& step : steps) {
       if (ws.in.size() < step.inputs.size()) ws.in.resize(step.inputs.size());
       for (size_t i = 0; i < step.inputs.size(); ++i) ws.in[i] = ws.slots[step.inputs[i]];
       const std::span<const Array> in(ws.in.data(), step.inputs.size());
@@ -100,18 +114,38 @@ class ScanProgram {
     }
   }
 
-  const Function& function() const { return *function_; }
+  // The body's own rewrites can make values that depend only on non-sequences (the transposed
+  // weight matrix a Gemv reads): those steps move to invariant_steps_, run once per loop. A step
+  // whose output some step overwrites in place stays in the loop, since every step needs the
+  // value it computes.
+  void hoist_invariant_steps(const ScanLayout& layout) {
+    std::vector<bool> invariant(num_slots_, false), destroyed(num_slots_, false);
+    for (int k = 0; k < layout.n_non_seqs; ++k) invariant[input_slots_[layout.inner_non_seq(k)]] = true;
+    for (const auto& [s, value] : fixed_) invariant[s] = true;
+    for (const auto& [s, var] : shared_) invariant[s] = true;
+    for (const Step& step : steps_)
+      for (const auto& [out, in] : step.node->op().destroy_map()) destroyed[step.inputs[in]] = true;
+    std::vector<Step> loop;
+    for (Step& step : steps_) {
+      bool hoist = !step.inputs.empty() && step.node->op().destroy_map().empty();
+      for (int s : step.inputs) hoist = hoist && invariant[s];
+      for (int s : step.outputs) hoist = hoist && !destroyed[s];
+      if (!hoist) {
+        loop.push_back(std::move(step));
+        continue;
+      }
+      for (int s : step.outputs) invariant[s] = true;
+      invariant_steps_.push_back(std::move(step));
+    }
+    steps_ = std::move(loop);
+  }
 
- private:
-  struct Step {
-    const Apply* node;
-    std::vector<int> inputs, outputs;
-  };
   std::shared_ptr<const Function> function_;
   std::vector<int> input_slots_, output_slots_;
   std::vector<std::pair<int, Array>> fixed_;
   std::vector<std::pair<int, Var>> shared_;
   std::vector<Step> steps_;
+  std::vector<Step> invariant_steps_;
   int num_slots_ = 0;
 };
 
@@ -233,7 +267,7 @@ size_t ScanOp::hash() const {
 }
 
 const ScanProgram& ScanOp::program() const {
-  std::call_once(compiled_once_, [&] { program_ = std::make_unique<ScanProgram>(*body_, mode_); });
+  std::call_once(compiled_once_, [&] { program_ = std::make_unique<ScanProgram>(*body_, layout_, mode_); });
   return *program_;
 }
 
@@ -310,19 +344,16 @@ class ScanLoop {
 
   /// Runs the steps; returns how many ran (fewer than n_steps when the until condition held).
   int64_t run() {
+    if (n_ > 0) run_guarded(-1, [&] { prog_.run_invariant_steps(ws_); });
     for (int64_t t = 0; t < n_; ++t) {
       feed(t);
-      try {
-        prog_.run(ws_);
-      } catch (const Error& e) {
-        if (e.kind() == ErrorKind::InternalError) throw;
-        throw Error(e.kind(), label_ + ", step " + std::to_string(t) + ": " + e.message());
-      }
+      run_guarded(t, [&] { prog_.run(ws_); });
       store(t);
       if (L_.has_until && prog_.output(ws_, L_.n_inner_outputs() - 1).item_as_double() != 0) return t + 1;
     }
     return n_;
   }
+
 
   void results(const Apply& node, int64_t steps, std::span<Array> out) const {
     for (int s = 0; s < L_.n_states(); ++s) out[s] = states_[s].result(steps);
@@ -344,6 +375,17 @@ class ScanLoop {
   }
 
  private:
+  // Runs `body`, naming the step (-1: before the first) in the error it raises.
+  template <typename Body>
+  void run_guarded(int64_t t, Body&& body) {
+    try {
+      body();
+    } catch (const Error& e) {
+      if (e.kind() == ErrorKind::InternalError) throw;
+      throw Error(e.kind(), label_ + (t < 0 ? ", before the first step" : ", step " + std::to_string(t)) + ": " + e.message());
+    }
+  }
+
   void feed(int64_t t) {
     for (int j = 0; j < L_.n_seqs; ++j) prog_.input(ws_, j) = row(in_[L_.outer_seq(j)], t);
     for (int s = 0; s < L_.n_states(); ++s)

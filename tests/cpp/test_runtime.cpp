@@ -38,3 +38,34 @@ TEST(Array, AstypeSaturatesNaN) {
   Array a = Array::scalar(DType::Float64, std::nan(""));
   EXPECT_EQ(a.astype(DType::Int32).item_as_int(), 0);
 }
+
+// Shape keeps six sizes inline and moves to the heap beyond; it behaves as std::vector throughout.
+TEST(ShapeTest, BehavesAsAVectorInlineAndOnTheHeap) {
+  std::vector<int64_t> reference;
+  kiln::Shape s;
+  for (int64_t i = 0; i < 20; ++i) {
+    s.push_back(i);
+    reference.push_back(i);
+    ASSERT_EQ(std::vector<int64_t>(s), reference);
+  }
+  s.insert(s.begin() + 3, {100, 101});
+  reference.insert(reference.begin() + 3, {100, 101});
+  s.erase(s.begin(), s.begin() + 2);
+  reference.erase(reference.begin(), reference.begin() + 2);
+  s.insert(s.begin(), s.begin() + 4, s.begin() + 9);  // a range from the Shape itself
+  const std::vector<int64_t> head(reference.begin() + 4, reference.begin() + 9);
+  reference.insert(reference.begin(), head.begin(), head.end());
+  EXPECT_EQ(std::vector<int64_t>(s), reference);
+  kiln::Shape copy = s, moved = std::move(copy);
+  EXPECT_EQ(moved, s);
+  EXPECT_TRUE(copy.empty());
+  kiln::Shape small = {2, 3, 4};
+  kiln::Shape small_moved = std::move(small);
+  EXPECT_EQ(small_moved, (kiln::Shape{2, 3, 4}));
+  small_moved.resize(8, 7);
+  EXPECT_EQ(std::vector<int64_t>(small_moved), (std::vector<int64_t>{2, 3, 4, 7, 7, 7, 7, 7}));
+  small_moved = kiln::Shape(2, 5);
+  EXPECT_EQ(small_moved, (kiln::Shape{5, 5}));
+  EXPECT_TRUE(kiln::Shape({1, 2}) < kiln::Shape({1, 3}));
+  EXPECT_THROW(small_moved.at(2), std::out_of_range);
+}
