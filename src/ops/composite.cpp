@@ -237,14 +237,18 @@ class Composite final : public detail::FusedOp {
   Array run_compiled(KernelRunFn kernel, const Shape& shape, std::span<const Array> in, const Array& target) const {
     Array result = target.defined() ? target : Array::empty(program_.dtype, shape);
     if (result.size() == 0) return result;
-    std::vector<Shape> strides = detail::broadcast_strides(shape, in);
-    strides.insert(strides.begin(), result.strides());
-    std::vector<const int64_t*> stride_ptrs;
-    std::vector<char*> bases = {result.data()};
-    for (const Array& a : in) bases.push_back(a.data());
-    for (const Shape& s : strides) stride_ptrs.push_back(s.data());
-    const detail::StridedLayout layout = detail::collapse_layout(shape, stride_ptrs);
-    detail::parallel_for_each_run(layout, bases, result.size(),
+    const std::vector<Shape> strides = detail::broadcast_strides(shape, in);
+    const size_t k = in.size() + 1;  // the result is operand 0
+    detail::SmallBuffer<const int64_t*> stride_ptrs(k);
+    detail::SmallBuffer<char*> bases(k);
+    stride_ptrs[0] = result.strides().data();
+    bases[0] = result.data();
+    for (size_t j = 0; j < in.size(); ++j) {
+      stride_ptrs[j + 1] = strides[j].data();
+      bases[j + 1] = in[j].data();
+    }
+    const detail::StridedLayout layout = detail::collapse_layout(shape, {stride_ptrs.data(), k});
+    detail::parallel_for_each_run(layout, {bases.data(), k}, result.size(),
                                   [kernel](char** p, const int64_t* s, int64_t n) { kernel(p, s, n); });
     return result;
   }

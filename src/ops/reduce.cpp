@@ -241,8 +241,10 @@ class CAReduce final : public Op {
       for (int d = 0; d < x.ndim(); ++d)
         if (acc_full[d] == 1) acc_strides[d] = 0;
       detail::ConvertFn cv = x.dtype() != acc_ ? detail::convert_fn(x.dtype(), acc_) : nullptr;
-      auto layout = detail::collapse_layout(x.shape(), {x.strides().data(), acc_strides.data()});
-      detail::for_each_run(layout, {x.data(), acc.data()}, 0, detail::run_count(layout),
+      const int64_t* strides[] = {x.strides().data(), acc_strides.data()};
+      char* bases[] = {x.data(), acc.data()};
+      auto layout = detail::collapse_layout(x.shape(), strides);
+      detail::for_each_run(layout, bases, 0, detail::run_count(layout),
                            [&](char** p, const int64_t* s, int64_t n) { fn(p[0], s[0], p[1], s[1], n, cv); });
     }
     out[0] = acc_ == out_ ? acc : acc.astype(out_);

@@ -153,7 +153,7 @@ namespace {
 
 // ---------------------------------------------------------------- helpers
 
-std::vector<int64_t> drop_first(const std::vector<int64_t>& dims) { return {dims.begin() + 1, dims.end()}; }
+Shape drop_first(const Shape& dims) { return Shape(dims.begin() + 1, dims.end()); }
 
 // Row i of `a` (a view, no copy).
 Array row(const Array& a, int64_t i) {

@@ -181,9 +181,11 @@ void store_blocks_typed(const StridedLayout& layout, char* dst, std::span<const 
     return;
   }
   const int64_t runs = run_count(layout);
-  for (size_t m = 0; m < dst_off.size(); ++m)
-    for_each_run(layout, {dst + dst_off[m], const_cast<char*>(src) + src_off[m]}, 0, runs,
+  for (size_t m = 0; m < dst_off.size(); ++m) {
+    char* bases[] = {dst + dst_off[m], const_cast<char*>(src) + src_off[m]};
+    for_each_run(layout, bases, 0, runs,
                  [](char** p, const int64_t* s, int64_t n) { store_run<T, M>(p[0], s[0], p[1], s[1], n); });
+  }
 }
 
 }  // namespace
@@ -192,7 +194,8 @@ void store_blocks(DType dt, const Shape& block, char* dst, const Shape& dst_stri
                   const char* src, const Shape& src_strides, std::span<const int64_t> src_off, StoreMode mode) {
   KILN_ASSERT(dst_off.size() == src_off.size()) << "store_blocks: " << dst_off.size() << " vs " << src_off.size();
   if (shape_size(block) == 0 || dst_off.empty()) return;
-  auto layout = collapse_layout(block, {dst_strides.data(), src_strides.data()});
+  const int64_t* strides[] = {dst_strides.data(), src_strides.data()};
+  auto layout = collapse_layout(block, strides);
   visit_dtype(dt, [&](auto v) {
     using T = decltype(v);
     if (mode == StoreMode::Add) store_blocks_typed<T, StoreMode::Add>(layout, dst, dst_off, src, src_off);

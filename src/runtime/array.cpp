@@ -248,8 +248,10 @@ void copy_into(const Array& src, const Array& dst) {
     return;
   }
   auto fn = detail::convert_fn(src.dtype(), dst.dtype());
-  auto layout = detail::collapse_layout(dst.shape(), {src.strides().data(), dst.strides().data()});
-  detail::for_each_run(layout, {src.data(), dst.data()}, 0, detail::run_count(layout),
+  const int64_t* strides[] = {src.strides().data(), dst.strides().data()};
+  char* bases[] = {src.data(), dst.data()};
+  auto layout = detail::collapse_layout(dst.shape(), strides);
+  detail::for_each_run(layout, bases, 0, detail::run_count(layout),
                        [&](char** p, const int64_t* s, int64_t n) { fn(p[0], s[0], p[1], s[1], n); });
 }
 

@@ -9,6 +9,7 @@
 
 #include <cstdint>
 #include <algorithm>
+#include <span>
 #include <vector>
 
 #ifdef _OPENMP
@@ -20,12 +21,31 @@
 namespace kiln::detail {
 
 struct StridedLayout {
-  Shape shape;                          // collapsed shape; outer axes first
-  std::vector<std::vector<int64_t>> strides;  // per operand, per collapsed axis (bytes)
+  Shape shape;                // collapsed shape; outer axes first
+  std::vector<Shape> strides;  // per operand, per collapsed axis (bytes)
+};
+
+/// n values of T, held inline when n <= N (the per-call scratch of the loops below: a heap
+/// allocation per call would cost more than a small array's whole loop).
+template <typename T, size_t N = 8>
+class SmallBuffer {
+ public:
+  explicit SmallBuffer(size_t n) : data_(n <= N ? inline_ : new T[n]) {}
+  SmallBuffer(const SmallBuffer&) = delete;
+  SmallBuffer& operator=(const SmallBuffer&) = delete;
+  ~SmallBuffer() {
+    if (data_ != inline_) delete[] data_;
+  }
+  T* data() { return data_; }
+  T& operator[](size_t i) { return data_[i]; }
+
+ private:
+  T inline_[N];
+  T* data_;
 };
 
 /// Collapse `shape` with per-operand byte strides into the fewest axes (at least one).
-inline StridedLayout collapse_layout(const Shape& shape, const std::vector<const int64_t*>& strides) {
+inline StridedLayout collapse_layout(const Shape& shape, std::span<const int64_t* const> strides) {
   const size_t k = strides.size();
   StridedLayout out;
   out.strides.resize(k);
@@ -55,21 +75,21 @@ inline StridedLayout collapse_layout(const Shape& shape, const std::vector<const
 /// [first_run, last_run) of the innermost axis, where the number of runs is
 /// size / inner_extent. `bases` are the operands' element (0,...,0) addresses.
 template <typename Run>
-void for_each_run(const StridedLayout& layout, const std::vector<char*>& bases, int64_t first_run,
+void for_each_run(const StridedLayout& layout, std::span<char* const> bases, int64_t first_run,
                   int64_t last_run, Run&& run) {
   const size_t k = bases.size();
   const int nd = static_cast<int>(layout.shape.size());
   const int64_t inner = layout.shape[nd - 1];
-  std::vector<int64_t> inner_strides(k);
+  SmallBuffer<int64_t> inner_strides(k);
   for (size_t j = 0; j < k; ++j) inner_strides[j] = layout.strides[j][nd - 1];
   // Decompose first_run into an index over the outer axes.
-  std::vector<int64_t> index(nd > 1 ? nd - 1 : 0, 0);
+  Shape index(nd > 1 ? nd - 1 : 0, 0);
   int64_t rem = first_run;
   for (int d = nd - 2; d >= 0; --d) {
     index[d] = rem % layout.shape[d];
     rem /= layout.shape[d];
   }
-  std::vector<char*> ptrs(k);
+  SmallBuffer<char*> ptrs(k);
   for (size_t j = 0; j < k; ++j) {
     ptrs[j] = bases[j];
     for (int d = 0; d < nd - 1; ++d) ptrs[j] += index[d] * layout.strides[j][d];
@@ -107,7 +127,7 @@ constexpr int64_t kParallelThreshold = 1 << 18;
 /// enough of it (`total_elements` >= the threshold). Long runs are cut into pieces so a single
 /// contiguous run still uses every core. `run` must be safe to call concurrently.
 template <typename Run>
-void parallel_for_each_run(const StridedLayout& layout, const std::vector<char*>& bases, int64_t total_elements,
+void parallel_for_each_run(const StridedLayout& layout, std::span<char* const> bases, int64_t total_elements,
                            Run&& run) {
   constexpr int64_t kPiece = 1 << 14;
   const int64_t runs = run_count(layout);
