@@ -247,6 +247,10 @@ void copy_into(const Array& src, const Array& dst) {
     copy_into(src.copy(), dst);
     return;
   }
+  if (src.dtype() == dst.dtype() && src.is_c_contiguous() && dst.is_c_contiguous()) {
+    std::memmove(dst.data(), src.data(), static_cast<size_t>(dst.size()) * dst.itemsize());
+    return;
+  }
   auto fn = detail::convert_fn(src.dtype(), dst.dtype());
   const int64_t* strides[] = {src.strides().data(), dst.strides().data()};
   char* bases[] = {src.data(), dst.data()};
