@@ -35,10 +35,12 @@ nb::object python_op(const OpFromGraph& op) {
   return nb::cast(std::const_pointer_cast<OpFromGraph>(op.shared_from_this()));
 }
 
-OpFromGraphOptions op_from_graph_options(bool inline_graph, const std::string& name, nb::object lop, nb::object rop) {
+OpFromGraphOptions op_from_graph_options(bool inline_graph, const std::string& name, nb::object lop, nb::object rop,
+                                         const std::string& mode) {
   OpFromGraphOptions options;
   options.inline_graph = inline_graph;
   options.name = name;
+  options.mode = mode;
   if (!lop.is_none()) {
     auto f = std::make_shared<PythonCallable>(std::move(lop));
     options.lop_override = [f](const OpFromGraph& op, const std::vector<Var>& inputs, const std::vector<Var>& outputs,
@@ -61,11 +63,12 @@ void bind_control(nb::module_& m) {
 
   nb::class_<OpFromGraph, Op>(m, "OpFromGraph")
       .def_static("create", [](const std::vector<Var>& inputs, const std::vector<Var>& outputs, bool inline_graph,
-                               const std::string& name, nb::object lop, nb::object rop) {
-        return std::const_pointer_cast<OpFromGraph>(
-            OpFromGraph::create(inputs, outputs, op_from_graph_options(inline_graph, name, std::move(lop), std::move(rop))));
+                               const std::string& name, nb::object lop, nb::object rop, const std::string& mode) {
+        return std::const_pointer_cast<OpFromGraph>(OpFromGraph::create(
+            inputs, outputs, op_from_graph_options(inline_graph, name, std::move(lop), std::move(rop), mode)));
       }, nb::arg("inputs"), nb::arg("outputs"), nb::arg("inline_graph") = false, nb::arg("name") = "",
-         nb::arg("lop") = nb::none(), nb::arg("rop") = nb::none())
+         nb::arg("lop") = nb::none(), nb::arg("rop") = nb::none(), nb::arg("mode") = "")
+      .def_prop_ro("mode", &OpFromGraph::mode)
       .def("apply", [](const OpFromGraph& op, nb::handle inputs) {
         std::vector<Var> vars;
         for (nb::handle h : inputs) vars.push_back(v(h));

@@ -100,6 +100,7 @@ const Function& OpFromGraph::compiled() const {
     FunctionOptions options;
     options.on_unused_input = "ignore";
     options.name = name();
+    options.mode = options_.mode;
     options.no_default_updates = true;  // the outer function applies the updates of its shared variables
     function_ = Function::compile(inner_inputs_, inner_outputs_, options);
   });

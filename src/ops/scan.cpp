@@ -153,6 +153,52 @@ namespace {
 
 // ---------------------------------------------------------------- helpers
 
+bool same_constant(const Array& a, const Array& b) {
+  if (a.dtype() != b.dtype() || a.shape() != b.shape()) return false;
+  const Array ca = a.contiguous(), cb = b.contiguous();
+  return std::memcmp(ca.data(), cb.data(), static_cast<size_t>(ca.size()) * ca.itemsize()) == 0;
+}
+
+// Whether the graphs computing a's and b's outputs are the same computation, input i of one standing
+// for input i of the other: equal ops applied to matching inputs, equal constants, the same shared
+// variables.
+class ComputationMatcher {
+ public:
+  bool match(const ScanBody& a, const ScanBody& b) {
+    if (a.inputs.size() != b.inputs.size() || a.outputs.size() != b.outputs.size()) return false;
+    for (size_t i = 0; i < a.inputs.size(); ++i) {
+      if (a.inputs[i]->type() != b.inputs[i]->type()) return false;
+      same_[a.inputs[i].get()] = b.inputs[i].get();
+    }
+    for (size_t i = 0; i < a.outputs.size(); ++i)
+      if (!match(a.outputs[i].get(), b.outputs[i].get())) return false;
+    return true;
+  }
+
+ private:
+  bool match(const Variable* a, const Variable* b) {
+    if (auto it = same_.find(a); it != same_.end()) return it->second == b;
+    if (a->type() != b->type()) return false;
+    bool equal = false;
+    if (a->is_constant() && b->is_constant()) {
+      equal = same_constant(a->constant_value(), b->constant_value());
+    } else if (a->owner() && b->owner()) {
+      const Apply &na = *a->owner(), &nb = *b->owner();
+      equal = na.op().equals(nb.op()) && na.inputs().size() == nb.inputs().size() &&
+              a->index() == b->index();
+      for (size_t i = 0; equal && i < na.inputs().size(); ++i) equal = match(na.input(i).get(), nb.input(i).get());
+    } else {
+      equal = a == b;  // shared variables and other free variables: the same object
+    }
+    if (equal) same_[a] = b;
+    return equal;
+  }
+
+  std::unordered_map<const Variable*, const Variable*> same_;
+};
+
+bool same_computation(const ScanBody& a, const ScanBody& b) { return ComputationMatcher().match(a, b); }
+
 Shape drop_first(const Shape& dims) { return Shape(dims.begin() + 1, dims.end()); }
 
 // Row i of `a` (a view, no copy).
@@ -257,13 +303,20 @@ std::string ScanOp::name() const {
 
 bool ScanOp::equals(const Op& other) const {
   auto* o = dynamic_cast<const ScanOp*>(&other);
-  return o && o->body_ == body_ && o->layout_ == layout_ && o->truncate_gradient_ == truncate_gradient_ &&
-         o->mode_ == mode_ && o->name_ == name_;
+  return o && o->layout_ == layout_ && o->truncate_gradient_ == truncate_gradient_ && o->mode_ == mode_ &&
+         o->name_ == name_ && (o->body_ == body_ || same_computation(*o->body_, *body_));
 }
 
+// Two loops built by separate kiln.scan calls from the same step function have equal bodies made
+// of different objects: the hash depends only on what the bodies compute (the ops in order), so
+// that merging can find them and equals() compares them node by node.
 size_t ScanOp::hash() const {
-  return std::hash<const void*>()(body_.get()) ^ (static_cast<size_t>(layout_.n_seqs) << 8) ^
-         (static_cast<size_t>(layout_.n_states()) << 16);
+  std::call_once(hashed_once_, [&] {
+    size_t h = (static_cast<size_t>(layout_.n_seqs) << 8) ^ (static_cast<size_t>(layout_.n_states()) << 16);
+    for (const Apply* node : toposort(body_->outputs)) h = h * 1000003u ^ node->op().hash();
+    hash_ = h;
+  });
+  return hash_;
 }
 
 const ScanProgram& ScanOp::program() const {

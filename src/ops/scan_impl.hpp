@@ -88,7 +88,8 @@ class ScanOp final : public Op {
   int truncate_gradient_;
   std::string mode_;
   std::string name_;
-  mutable std::once_flag compiled_once_;
+  mutable std::once_flag compiled_once_, hashed_once_;
+  mutable size_t hash_ = 0;
   mutable std::unique_ptr<ScanProgram> program_;
 };
 

@@ -277,8 +277,8 @@ def test_errors():
         OpFromGraph([x], [x + y])
     with pytest.raises(TypeError, match="must be a list"):
         OpFromGraph([x], x * 2)
-    with pytest.raises(NotImplementedError, match="connection_pattern"):
-        OpFromGraph([x], [x * 2], connection_pattern=[[True]])
+    with pytest.raises(ValueError, match="connection_pattern must be 1 lists .* of 1 booleans"):
+        OpFromGraph([x], [x * 2], connection_pattern=[[True, False]])
     bad = OpFromGraph([x], [x * 2], grad_overrides=lambda i, g: [g[0], g[0]])
     with pytest.raises(ValueError, match="returned 2 gradients for 1 inputs"):
         G.grad(T.sum(bad(x)), x)
@@ -307,3 +307,41 @@ def test_rop_override_list_with_default_and_none():
     np.testing.assert_array_equal(d_second, np.zeros(4))  # no tangent: Rop gives zeros
     with pytest.raises(ValueError, match="the override list has 1 entries for 2 outputs"):
         G.Rop(OpFromGraph([x], [x * 3, T.sin(x)], rop_overrides=[None])(xx)[0], xx, v)
+
+
+def test_connection_pattern_read_from_the_graph():
+    x, y, z = T.dvectors("x", "y", "z")
+    op = OpFromGraph([x, y, z], [x * y, T.exp(z)])
+    assert op.connection_pattern == [[True, False], [True, False], [False, True]]
+
+
+@pytest.mark.parametrize("inline", INLINE)
+def test_connection_pattern_cuts_gradients_where_it_says_false(inline):
+    """Theano's connection_pattern: the declared pattern, not the graph, decides which outputs'
+    gradients reach each input; an input connected to nothing is disconnected."""
+    x, y = T.dvectors("x", "y")
+    op = OpFromGraph([x, y], [x * y, x + y], connection_pattern=[[True, False], [True, True]], inline=inline)
+    a, b = op(x, y)
+    cost = T.sum(a) + 2 * T.sum(b)
+    gx, gy = G.grad(cost, [x, y])
+    f = kiln.function([x, y], [gx, gy])
+    xv, yv = RNG.random(3), RNG.random(3)
+    got_x, got_y = f(xv, yv)
+    np.testing.assert_allclose(got_x, yv)  # only a = x * y reaches x
+    np.testing.assert_allclose(got_y, xv + 2)
+    cut = OpFromGraph([x, y], [x * y], connection_pattern=[[True], [False]], inline=inline)
+    with pytest.raises(ValueError, match="not part of the computational graph"):
+        G.grad(T.sum(cut(x, y)), y)
+    gx_only = G.grad(T.sum(cut(x, y)), [x, y], disconnected_inputs="ignore")
+    np.testing.assert_allclose(kiln.function([x, y], gx_only[0])(xv, yv), yv)
+
+
+@pytest.mark.parametrize("mode", ["NONE", "FAST_RUN"])
+def test_mode_is_the_inner_functions(mode):
+    """The graph runs in its own mode: without rewrites (NONE), log(1 + x) is not log1p."""
+    x = T.dvector("x")
+    op = OpFromGraph([x], [T.log(1 + x)], mode=mode)
+    assert op.op.mode == mode and op.mode == mode
+    f = kiln.function([x], op(x))
+    xv = np.array([1e-20, 0.5])
+    np.testing.assert_allclose(f(xv), np.log1p(xv) if mode == "FAST_RUN" else np.log(1 + xv), rtol=1e-15)

@@ -619,3 +619,29 @@ def test_unused_outputs_and_their_inputs_leave_the_loop():
     np.testing.assert_allclose(f(xv, xv, 2.0), np.cumprod(xv), rtol=1e-12)
     g = kiln.function([x, y, w], c)
     np.testing.assert_allclose(g(xv, xv + 1, 2.0), np.sin(xv + 1) * 2.0, rtol=1e-12)
+
+
+def test_identical_loops_merge_into_one():
+    """Two kiln.scan calls with the same step function and inputs build equal loops: merging keeps
+    one. A different constant in the body keeps them apart."""
+    x = T.dvector("x")
+    h0 = T.dscalar("h0")
+
+    def loop(decay):
+        out, _ = kiln.scan(lambda xt, h: decay * h + T.tanh(xt), sequences=x, outputs_info=h0)
+        return out
+
+    f = kiln.function([x, h0], [loop(0.5), loop(0.5) * 2])
+    assert len(compiled_scan_nodes(f)) == 1
+    g = kiln.function([x, h0], [loop(0.5), loop(0.25)])
+    assert len(compiled_scan_nodes(g)) == 2
+    xv = RNG.standard_normal(6)
+    a, b = f(xv, 0.3)
+    np.testing.assert_allclose(b, 2 * a)
+    c, d = g(xv, 0.3)
+    np.testing.assert_allclose(c, a)
+    h, expected = 0.3, []
+    for t in range(6):
+        h = 0.25 * h + np.tanh(xv[t])
+        expected.append(h)
+    np.testing.assert_allclose(d, expected, rtol=1e-12)

@@ -38,6 +38,8 @@ struct OpFromGraphOptions {
   std::string name;
   OpFromGraphLop lop_override;  // empty: differentiate the graph
   OpFromGraphRop rop_override;  // empty: forward-differentiate the graph
+  /// The mode the graph compiles in when it runs as a unit; empty: the configured mode.
+  std::string mode;
 };
 
 class OpFromGraph final : public Op, public std::enable_shared_from_this<OpFromGraph> {
@@ -72,6 +74,8 @@ class OpFromGraph final : public Op, public std::enable_shared_from_this<OpFromG
   std::vector<Var> default_rop(const std::vector<Var>& inputs, const std::vector<Var>& eval_points) const;
 
   bool inline_graph() const { return options_.inline_graph; }
+  /// The mode the graph compiles in when it runs as a unit (empty: the configured mode).
+  const std::string& mode() const { return options_.mode; }
   size_t num_explicit_inputs() const { return num_explicit_; }
   /// The shared variables the graph reads, in the order they are appended as inputs.
   const std::vector<Var>& shared_inputs() const { return shared_inputs_; }

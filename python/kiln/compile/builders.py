@@ -18,6 +18,12 @@ Gradients differentiate the graph, unless overridden:
 
 Overrides see the explicit inputs; when they return a gradient per explicit input, the implicit
 shared inputs get the gradient of the graph.
+
+``connection_pattern`` (one list of booleans per input, one entry per output) declares which
+outputs each input affects, as Theano's: where it says False, no gradient flows from that output to
+that input, and an input connected to no output gets no gradient (disconnected). By default it is
+read from the graph (``op.connection_pattern``). ``mode`` is the mode the graph compiles in when it
+runs as a unit (not inline); by default, the configured one.
 """
 from .. import _core
 from ..tensor import TensorVariable, zeros_like
@@ -108,6 +114,46 @@ def _rop_callable(spec, n_explicit, n_outputs):
     return rop
 
 
+def _graph_connection_pattern(inputs, outputs):
+    """[input][output]: whether the output's graph reads the input."""
+    pattern = [[False] * len(outputs) for _ in inputs]
+    for j, out in enumerate(outputs):
+        read = {out}
+        for node in _core.toposort([out]):
+            read.update(node.inputs)
+        for i, x in enumerate(inputs):
+            pattern[i][j] = x in read
+    return pattern
+
+
+def _check_connection_pattern(pattern, n_inputs, n_outputs):
+    rows = [list(r) for r in pattern] if isinstance(pattern, (list, tuple)) else None
+    if rows is None or len(rows) != n_inputs or any(len(r) != n_outputs for r in rows):
+        raise ValueError(f"OpFromGraph: connection_pattern must be {n_inputs} lists (one per input) of {n_outputs} "
+                         f"booleans (one per output), got {pattern!r}")
+    return [[bool(c) for c in r] for r in rows]
+
+
+def _masked_lop(lop, pattern, n_explicit):
+    """The gradients of `lop` (or of the graph) where only the connected outputs reach each input:
+    for every distinct set of connected outputs, the other outputs' gradients are replaced by zeros."""
+    def masked(op, inputs, outputs, grads):
+        result = [None] * len(inputs)
+        by_mask = {}
+        for i in range(len(inputs)):
+            mask = tuple(pattern[i]) if i < n_explicit else (True,) * len(grads)
+            if any(mask):
+                by_mask.setdefault(mask, []).append(i)
+        for mask, members in by_mask.items():
+            kept = [g if keep or g is None else zeros_like(g) for g, keep in zip(grads, mask)]
+            full = lop(op, inputs, outputs, kept) if lop else op.default_lop(list(inputs), kept)
+            for i in members:
+                result[i] = full[i]
+        return result
+
+    return masked
+
+
 def _check_variables(values, what):
     if not isinstance(values, (list, tuple)):
         raise TypeError(f"OpFromGraph: {what}s must be a list of variables, got {type(values).__name__}")
@@ -122,12 +168,10 @@ class OpFromGraph:
     variables), applied as ``op(*variables)``. See the module documentation for the overrides."""
 
     def __init__(self, inputs, outputs, inline=False, lop_overrides="default", grad_overrides="default",
-                 rop_overrides="default", connection_pattern=None, name=None, **kwargs):
-        del kwargs  # Theano passes them to the inner function(); the graph compiles with the config's mode
+                 rop_overrides="default", connection_pattern=None, name=None, mode=None, **kwargs):
+        del kwargs  # Theano passes the rest to the inner function(); they do not change what it computes
         inputs = _check_variables(inputs, "input")
         outputs = _check_variables(outputs, "output")
-        if connection_pattern is not None:
-            raise NotImplementedError("OpFromGraph: connection_pattern is not supported")
         if not _is_default(lop_overrides) and not _is_default(grad_overrides):
             raise ValueError("OpFromGraph: lop_overrides and grad_overrides are mutually exclusive")
         lop = None
@@ -135,10 +179,20 @@ class OpFromGraph:
             lop = _lop_callable(lop_overrides, True, len(inputs))
         elif not _is_default(grad_overrides):
             lop = _lop_callable(grad_overrides, False, len(inputs))
+        graph_pattern = _graph_connection_pattern(inputs, outputs)
+        if connection_pattern is None:
+            self.connection_pattern = graph_pattern
+        else:
+            self.connection_pattern = _check_connection_pattern(connection_pattern, len(inputs), len(outputs))
+            if self.connection_pattern != graph_pattern:
+                lop = _masked_lop(lop, self.connection_pattern, len(inputs))
         rop = None if _is_default(rop_overrides) else _rop_callable(rop_overrides, len(inputs), len(outputs))
-        self.op = _core.OpFromGraph.create(inputs, outputs, bool(inline), name or "", lop, rop)
+        if mode is not None and not isinstance(mode, str):
+            mode = getattr(mode, "name", str(mode))
+        self.op = _core.OpFromGraph.create(inputs, outputs, bool(inline), name or "", lop, rop, mode or "")
         self.is_inline = bool(inline)
         self.name = name
+        self.mode = mode
 
     @property
     def shared_inputs(self):
