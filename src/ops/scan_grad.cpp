@@ -154,12 +154,17 @@ class Backward {
     for (int s = 0; s < L_.n_states(); ++s) {
       if (!windows_[s]) continue;
       const int m = L_.mintap(s);
+      // Row 0 starts with no gradient (nullptr) rather than zeros + d: one node less per step.
       std::vector<Var> rows(m);
-      for (int j = 0; j < m; ++j) rows[j] = j > 0 ? row_at(windows_[s], j - 1) : zeros_like(row_at(windows_[s], 0));
+      for (int j = 1; j < m; ++j) rows[j] = row_at(windows_[s], j - 1);
+      const Var first_row = row_at(windows_[s], 0);
       for (size_t k = 0; k < L_.state_taps[s].size(); ++k) {
         const int j = m + L_.state_taps[s][k];
-        rows[j] = add(rows[j], d_[next++]);
+        const Var& d = d_[next++];
+        if (rows[j]) rows[j] = add(rows[j], d);
+        else rows[j] = d->type() == first_row->type() ? d : add(zeros_like(first_row), d);
       }
+      if (!rows[0]) rows[0] = zeros_like(first_row);
       state_step_[window_slot_[s]] = stack(rows);
     }
     accumulator_.assign(L_.n_non_seqs, -1);
