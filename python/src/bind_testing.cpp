@@ -14,6 +14,7 @@ void bind_testing(nb::module_& m) {
         return testing::composite_with_kernel_of(inputs, output, kernel_output);
       },
       nb::arg("inputs"), nb::arg("output"), nb::arg("kernel_output"));
+  t.def("forget_interpreter_warnings", &testing::forget_interpreter_warnings);
 }
 
 }  // namespace kiln::py

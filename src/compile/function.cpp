@@ -16,6 +16,7 @@
 #include "compile/lazy_schedule_impl.hpp"
 #include "kiln/compile/codegen.hpp"
 #include "kiln/config.hpp"
+#include "kiln/debug/testing_ops.hpp"
 #include "kiln/error.hpp"
 #include "kiln/graph/fgraph.hpp"
 #include "kiln/ops/composite.hpp"
@@ -227,7 +228,19 @@ std::vector<Apply*> schedule_order(const std::vector<Var>& roots) {
   return order;
 }
 
+// The reasons kernels ran on the interpreter that a warning already named, and their lock.
+std::pair<std::mutex, std::set<std::string>>& interpreter_warnings_given() {
+  static std::pair<std::mutex, std::set<std::string>> given;
+  return given;
+}
+
 }  // namespace
+
+void testing::forget_interpreter_warnings() {
+  auto& [mutex, warned] = interpreter_warnings_given();
+  std::lock_guard<std::mutex> lock(mutex);
+  warned.clear();
+}
 
 // Compile the generated kernels now (in parallel, each from the cache when seen before) rather
 // than at the first call. Without a working compiler the interpreter runs them, after one warning
@@ -256,8 +269,7 @@ void Function::prepare_kernels() {
   work();
   for (auto& t : threads) t.join();
   // One warning per process and reason.
-  static std::mutex mutex;
-  static std::set<std::string> warned;
+  auto& [mutex, warned] = interpreter_warnings_given();
   std::lock_guard<std::mutex> lock(mutex);
   for (const std::string& e : errors)
     if (!e.empty() && warned.insert(e).second)

@@ -1,5 +1,6 @@
 // Test-only ops that break the Op contract on purpose, one way each, so the tests can show that
-// DebugMode catches every kind of broken op. Never used by kiln itself.
+// DebugMode catches every kind of broken op, and test-only hooks into process-wide state. Never
+// used by kiln itself.
 #pragma once
 
 #include <string>
@@ -22,5 +23,9 @@ Var broken_op(const std::string& flaw, const Var& x);
 /// interpreter but whose generated kernel computes `kernel_output`: a compiled kernel that
 /// disagrees with its reference.
 Var composite_with_kernel_of(const std::vector<Var>& inputs, const Var& output, const Var& kernel_output);
+
+/// Forgets which reasons for running kernels on the interpreter were already warned about (each
+/// is warned about once per process), so a test sees its warning whatever ran before it.
+void forget_interpreter_warnings();
 
 }  // namespace kiln::testing
