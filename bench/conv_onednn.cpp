@@ -1,4 +1,5 @@
-// oneDNN's convolution against kiln's AbstractConv2d ops (im2col + GEMM), on the layers of the
+// oneDNN's convolution against kiln's AbstractConv2d ops on im2col + GEMM (conv_backend=im2col; kiln's
+// own oneDNN path, src/ops/conv_onednn.cpp, grew out of this measurement), on the layers of the
 // conv2d rows of bench/run.py: float32, batch 64, LeNet 64x1x28x28 * 20x1x5x5 'valid' and VGG-like
 // 64x64x32x32 * 64x64x3x3 'half'. For each layer it times forward, backward-data and
 // backward-weights separately (median of repeated runs, after a warm-up), checks that both
@@ -92,6 +93,7 @@ Times time_kiln(const Layer& l, const kiln::Array& x, const kiln::Array& w, cons
   spatial.data_as<int64_t>()[0] = spatial.data_as<int64_t>()[1] = l.size;
   Array kspatial = Array::empty(DType::Int64, {2});
   kspatial.data_as<int64_t>()[0] = kspatial.data_as<int64_t>()[1] = l.kernel;
+  Config::get().set("conv_backend", "im2col");
   auto fwd = function({xv, wv}, {conv2d(xv, wv, o)});
   auto bwd_data = function({wv, gv}, {conv_grad_inputs(wv, gv, Variable::constant(spatial), o)});
   auto bwd_weights = function({xv, gv}, {conv_grad_weights(xv, gv, Variable::constant(kspatial), o)});
