@@ -10,9 +10,9 @@
 // (conv_kernels.cpp) compute cross-correlation; filter_flip reverses the filters' spatial axes
 // before the forward and input-gradient kernels and the weight gradient after its kernel.
 //
-// The kernels of float32 2-d convolutions with many channels run on oneDNN (conv_onednn.cpp, where
-// the measurements behind that choice are), the rest on im2col + GEMM (conv_kernels.cpp), which is
-// also what config.conv_backend=im2col forces for comparison.
+// The kernels of float32 2-d convolutions run on oneDNN where it was measured faster (conv_onednn.cpp,
+// with the measurements), the rest on im2col + GEMM (conv_kernels.cpp), which is also what
+// config.conv_backend=im2col forces for comparison.
 #include <algorithm>
 #include <sstream>
 #include <string>

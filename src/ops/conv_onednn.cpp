@@ -13,33 +13,34 @@
 //
 // Which kernels run here with conv_backend=auto, measured by bench/conv_backends.py (float32, batch 64,
 // oneDNN 2.6.3 from Debian 12, 2 cores shared with another build; im2col+GEMM time / oneDNN time,
-// > 1: oneDNN faster; ranges are over two runs, each the better of two alternated medians; single
-// timings vary up to 2x with the other core's load):
+// > 1: oneDNN faster; ranges over two or three runs, each the better of two alternated medians;
+// single timings vary up to 2x with the other core's load):
 //   layer (in channels x size -> filters, kernel)   forward     input grad   weight grad
-//   1x28 -> 20 5x5 (LeNet conv1)                    1.02-1.61   0.31-0.42    0.44-0.48
-//   3x32 -> 64 3x3                                  1.32        0.72         1.37
-//   2x28 -> 8 5x5                                   1.91        1.62         2.06
-//   4x32 -> 16 3x3                                  2.63        1.35         0.99
-//   8x32 -> 8 3x3                                   2.83-3.52   3.09-3.29    2.05-2.07
-//   16x32 -> 16 3x3                                 1.75        2.59         1.70
-//   20x12 -> 50 5x5 (LeNet conv2)                   1.65-1.90   3.66-4.10    0.85
-//   32x32 -> 32 3x3                                 3.50        1.85         1.55
-//   32x16 -> 64 3x3                                 1.58        2.64         1.13
-//   64x32 -> 64 3x3 'half' (VGG)                    1.36-2.24   2.31-2.52    0.91-0.98
-//   64x16 -> 64 3x3 dilation 2                      1.56        2.14         1.13
-//   64x32 -> 128 3x3 stride 2                       1.11-1.22   1.64-1.78    0.82-1.19
-//   128x16 -> 128 1x1                               1.04        0.88         0.76
-//   256x8 -> 256 3x3                                1.19        1.65         1.00
-//   64x16 -> 64 3x3, 4 groups                       3.93        2.61         2.38
-//   32x16 -> 32 3x3, 32 groups (depthwise)          7.03        2.41         4.46
-// oneDNN's direct kernels vectorise over blocks of channels; with one or a few input channels there
-// is little to vectorise (LeNet's first layer: the input gradient 3x slower), while im2col + GEMM
-// pays im2col and small GEMMs everywhere, which matters most for few channels per group. The weight
-// gradient is one GEMM of (filters/group) x (channels/group * taps) over batch * output positions,
-// which OpenBLAS runs as fast as oneDNN once that matrix is large; oneDNN wins it when the matrix is
-// small or there are several groups. So, with c = input channels, f = filters, g = groups:
-//   forward: c >= 2; input gradient: c >= 4; weight gradient: c >= 2 and (g > 1 or
-//   (f/g) * (c/g) * taps <= 10000).
+//   1x28 -> 20 5x5 (LeNet conv1)                    1.02-3.04   0.31-0.54    0.44-1.00
+//   3x32 -> 64 3x3                                  1.32-2.52   0.72-0.81    1.37-1.63
+//   2x28 -> 8 5x5                                   1.91-2.92   1.08-1.62    0.95-2.06
+//   4x32 -> 16 3x3                                  2.28-2.63   1.35-1.53    0.99-1.72
+//   8x32 -> 8 3x3                                   2.23-3.52   3.09-3.40    1.95-2.07
+//   16x32 -> 16 3x3                                 1.75-2.05   2.19-2.59    1.70-4.12
+//   20x12 -> 50 5x5 (LeNet conv2)                   1.65-2.60   3.66-4.25    0.85-0.86
+//   32x32 -> 32 3x3                                 1.83-3.50   1.79-1.85    1.38-1.55
+//   32x16 -> 64 3x3                                 1.37-1.58   2.14-2.64    1.13-1.16
+//   64x32 -> 64 3x3 'half' (VGG)                    1.30-2.24   1.39-2.52    0.91-1.01
+//   64x16 -> 64 3x3 dilation 2                      1.56-1.76   1.86-2.14    1.13-1.18
+//   64x32 -> 128 3x3 stride 2                       1.11-1.22   1.46-1.78    0.82-1.30
+//   128x16 -> 128 1x1                               1.00-1.04   0.88-1.15    0.76-1.02
+//   256x8 -> 256 3x3                                1.19-1.22   1.51-1.65    0.90-1.00
+//   64x16 -> 64 3x3, 4 groups                       2.22-3.93   2.61-2.64    2.38-2.41
+//   32x16 -> 32 3x3, 32 groups (depthwise)          7.03-7.69   2.41-5.10    4.46-10.64
+// (bench/run.py's conv2d_lenet_5x5_fwd_b64 row, three alternated runs: im2col 2.0-6.0 ms, oneDNN
+// 1.1-1.7 ms.) oneDNN's direct kernels vectorise over blocks of channels; for the input gradient of
+// one to three input channels there is little to vectorise (LeNet's first layer: 2-3x slower), while
+// im2col + GEMM pays im2col and small GEMMs everywhere, which matters most for few channels per
+// group. The weight gradient is one GEMM of (filters/group) x (channels/group * taps) over batch *
+// output positions, which OpenBLAS runs as fast as oneDNN once that matrix is large; oneDNN wins it
+// when the matrix is small or there are several groups. So, with c = input channels, f = filters,
+// g = groups: forward always; input gradient c >= 4; weight gradient c >= 2 and (g > 1 or
+// (f/g) * (c/g) * taps <= 20000).
 #include "ops/conv_onednn.hpp"
 
 #include "kiln/config.hpp"
@@ -77,10 +78,10 @@ bool nonempty(const ConvGeometry& g) {
 // conv_backend=auto's choice: the rule measured above.
 bool faster_on_onednn(ConvKernel k, const ConvGeometry& g) {
   switch (k) {
-    case ConvKernel::Forward: return g.channels >= 2;
+    case ConvKernel::Forward: return true;
     case ConvKernel::BackwardInput: return g.channels >= 4;
     case ConvKernel::BackwardFilter:
-      return g.channels >= 2 && (g.groups > 1 || g.filters / g.groups * (g.channels / g.groups) * g.kernel_size() <= 10000);
+      return g.channels >= 2 && (g.groups > 1 || g.filters / g.groups * (g.channels / g.groups) * g.kernel_size() <= 20000);
   }
   return false;
 }
