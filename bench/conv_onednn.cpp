@@ -9,6 +9,11 @@
 // the primitives are created with format `any`, so oneDNN picks its blocked layouts; the reorders
 // into and out of them are timed as part of oneDNN's work, since kiln would have to do them too.
 //
+// On 2 shared cores the oneDNN times of this program often come out as whole multiples of 4 ms (a
+// scheduler tick: its OpenMP threads wait for a core) and LeNet's layer looks 3-8x slower on oneDNN
+// than the same primitives measure inside kiln (bench/conv_backends.py, whose figures the choice in
+// src/ops/conv_onednn.cpp uses): read this program's ratios as a lower bound for oneDNN.
+//
 // Build (Debian 12: apt-get install libdnnl-dev), after building kiln in build/dev:
 //   g++ -O3 -std=c++20 -fopenmp -Iinclude bench/conv_onednn.cpp build/dev/libkiln.a \
 //       -ldnnl -llapacke -llapack -lopenblas -lsleef -ldl -o build/dev/conv_onednn
@@ -115,10 +120,11 @@ struct Step {
   memory adapt(memory& user, const memory::desc& want, bool input) {
     if (user.get_desc() == want) return user;
     memory inner(want, eng);
+    // The reorder primitives are created here, once, as a caching integration would.
     if (input)
-      ops.push_back([this, user, inner]() mutable { dnnl::reorder(user, inner).execute(strm, user, inner); });
+      ops.push_back([this, user, inner, r = dnnl::reorder(user, inner)]() mutable { r.execute(strm, user, inner); });
     else
-      after.push_back([this, user, inner]() mutable { dnnl::reorder(inner, user).execute(strm, inner, user); });
+      after.push_back([this, user, inner, r = dnnl::reorder(inner, user)]() mutable { r.execute(strm, inner, user); });
     return inner;
   }
   std::vector<std::function<void()>> after;
