@@ -1,15 +1,15 @@
 // The convolution kernels run by oneDNN (see conv_onednn.hpp for the contract).
 //
 // Each kernel is one oneDNN convolution primitive created with memory format `any`, so oneDNN picks
-// its blocked layouts (nChw16c, OIhw16i16o, ...), with reorders from kiln's NCHW / OIHW (GOIHW with
-// groups) arrays into them and from the result back. The primitives and reorders of one geometry
-// are created once and cached (creating them costs more than running a small layer); they use the
-// user scratchpad mode, and each call allocates its own scratchpad, blocked buffers and stream, so
-// one cached plan runs on many threads at once. Theano's options map onto oneDNN's directly:
-// padding both sides by pad (the output size (in + 2 pad - dilated) / stride + 1 is oneDNN's
-// consistency rule), strides = subsample, dilates = filter_dilation - 1, groups as a 5-d weights
-// tensor; filter_flip never reaches here (conv.cpp flips the filters before the kernels and the
-// weight gradient after).
+// its blocked layouts (nChw8c where it runs AVX2 kernels, as on this machine; nChw16c with AVX-512),
+// with reorders from kiln's NCHW / OIHW (GOIHW with groups) arrays into them and from the result back.
+// The primitives and reorders of one geometry are created once and cached (creating them costs more
+// than running a small layer); they use the user scratchpad mode, and each call allocates its own
+// scratchpad, blocked buffers and stream, so one cached plan runs on many threads at once. Theano's
+// options map onto oneDNN's directly: padding both sides by pad (the output size
+// (in + 2 pad - dilated) / stride + 1 is oneDNN's consistency rule), strides = subsample,
+// dilates = filter_dilation - 1, groups as a 5-d weights tensor; filter_flip never reaches here
+// (conv.cpp flips the filters before the kernels and the weight gradient after).
 //
 // Which kernels run here with conv_backend=auto, measured by bench/conv_backends.py (float32, batch 64,
 // oneDNN 2.6.3 from Debian 12, 2 cores shared with another build; im2col+GEMM time / oneDNN time,
@@ -81,7 +81,8 @@ bool faster_on_onednn(ConvKernel k, const ConvGeometry& g) {
     case ConvKernel::Forward: return true;
     case ConvKernel::BackwardInput: return g.channels >= 4;
     case ConvKernel::BackwardFilter:
-      return g.channels >= 2 && (g.groups > 1 || g.filters / g.groups * (g.channels / g.groups) * g.kernel_size() <= 20000);
+      return g.channels >= 2 &&
+             (g.groups > 1 || g.filters / g.groups * (g.channels / g.groups) * g.kernel_size() <= 20000);
   }
   return false;
 }
