@@ -1,4 +1,5 @@
-// oneDNN's convolution against kiln's AbstractConv2d ops (im2col + GEMM), on the layers of the
+// oneDNN's convolution against kiln's AbstractConv2d ops on im2col + GEMM (conv_backend=im2col; kiln's
+// own oneDNN path, src/ops/conv_onednn.cpp, grew out of this measurement), on the layers of the
 // conv2d rows of bench/run.py: float32, batch 64, LeNet 64x1x28x28 * 20x1x5x5 'valid' and VGG-like
 // 64x64x32x32 * 64x64x3x3 'half'. For each layer it times forward, backward-data and
 // backward-weights separately (median of repeated runs, after a warm-up), checks that both
@@ -7,6 +8,11 @@
 // oneDNN runs in its own best layout: the data stay NCHW/OIHW (what kiln receives from users), and
 // the primitives are created with format `any`, so oneDNN picks its blocked layouts; the reorders
 // into and out of them are timed as part of oneDNN's work, since kiln would have to do them too.
+//
+// On 2 shared cores the oneDNN times of this program often come out as whole multiples of 4 ms (a
+// scheduler tick: its OpenMP threads wait for a core) and LeNet's layer looks 3-8x slower on oneDNN
+// than the same primitives measure inside kiln (bench/conv_backends.py, whose figures the choice in
+// src/ops/conv_onednn.cpp uses): read this program's ratios as a lower bound for oneDNN.
 //
 // Build (Debian 12: apt-get install libdnnl-dev), after building kiln in build/dev:
 //   g++ -O3 -std=c++20 -fopenmp -Iinclude bench/conv_onednn.cpp build/dev/libkiln.a \
@@ -92,6 +98,7 @@ Times time_kiln(const Layer& l, const kiln::Array& x, const kiln::Array& w, cons
   spatial.data_as<int64_t>()[0] = spatial.data_as<int64_t>()[1] = l.size;
   Array kspatial = Array::empty(DType::Int64, {2});
   kspatial.data_as<int64_t>()[0] = kspatial.data_as<int64_t>()[1] = l.kernel;
+  Config::get().set("conv_backend", "im2col");
   auto fwd = function({xv, wv}, {conv2d(xv, wv, o)});
   auto bwd_data = function({wv, gv}, {conv_grad_inputs(wv, gv, Variable::constant(spatial), o)});
   auto bwd_weights = function({xv, gv}, {conv_grad_weights(xv, gv, Variable::constant(kspatial), o)});
@@ -113,10 +120,11 @@ struct Step {
   memory adapt(memory& user, const memory::desc& want, bool input) {
     if (user.get_desc() == want) return user;
     memory inner(want, eng);
+    // The reorder primitives are created here, once, as a caching integration would.
     if (input)
-      ops.push_back([this, user, inner]() mutable { dnnl::reorder(user, inner).execute(strm, user, inner); });
+      ops.push_back([this, user, inner, r = dnnl::reorder(user, inner)]() mutable { r.execute(strm, user, inner); });
     else
-      after.push_back([this, user, inner]() mutable { dnnl::reorder(inner, user).execute(strm, inner, user); });
+      after.push_back([this, user, inner, r = dnnl::reorder(inner, user)]() mutable { r.execute(strm, inner, user); });
     return inner;
   }
   std::vector<std::function<void()>> after;

@@ -4,7 +4,7 @@
 # it only installs what is missing.
 set -euo pipefail
 
-DEBIAN_PACKAGES=(g++ cmake ninja-build ccache pkg-config libopenblas-dev liblapacke-dev libgtest-dev libsleef-dev)
+DEBIAN_PACKAGES=(g++ cmake ninja-build ccache pkg-config libopenblas-dev liblapacke-dev libgtest-dev libsleef-dev libdnnl-dev)
 PYTHON_PACKAGES=(numpy scipy nanobind scikit-build-core pytest hypothesis scikit-learn)
 
 missing=()

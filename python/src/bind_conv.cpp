@@ -2,10 +2,13 @@
 // kiln.tensor.nnet.abstract_conv and kiln.tensor.signal.pool give them Theano's Python signatures
 // (border_mode spellings, shape lists with None, stride defaulting to ws).
 #include "bind_common.hpp"
+#include "ops/conv_onednn.hpp"
 
 namespace kiln::py {
 
 void bind_conv(nb::module_& m) {
+  // Whether the convolutions can run on oneDNN (config.conv_backend chooses where they do).
+  m.attr("has_onednn") = detail::onednn_available();
   nb::enum_<BorderMode>(m, "BorderMode")
       .value("valid", BorderMode::Valid)
       .value("full", BorderMode::Full)

@@ -78,6 +78,11 @@ Config::Config() {
   add({"on_opt_error", "When a rewrite fails: warn and skip it, raise, or ignore it silently.", "warn",
        {"warn", "raise", "ignore"}});
   add({"profile_optimizer", "Time each rewrite and count the nodes it adds or removes.", "False", {}, true});
+  add({"conv_backend",
+       "Kernels of the convolution ops: auto (oneDNN for the float32 2-d kernels where it was measured "
+       "faster; im2col + GEMM for the rest), im2col (always im2col + GEMM), onednn (oneDNN for every "
+       "float32 2-d case it supports). Without oneDNN in the build every choice runs im2col + GEMM.",
+       "auto", {"auto", "im2col", "onednn"}});
   add({"warn_float64", "What to do when a float64 variable is created: ignore, warn or raise.", "ignore",
        {"ignore", "warn", "raise"}});
 }

@@ -10,20 +10,9 @@
 // (conv_kernels.cpp) compute cross-correlation; filter_flip reverses the filters' spatial axes
 // before the forward and input-gradient kernels and the weight gradient after its kernel.
 //
-// oneDNN, measured: bench/conv_onednn.cpp times oneDNN 2.6.3 (Debian 12's libdnnl-dev; JIT AVX2
-// kernels on this machine, OpenMP, 2 threads, format `any` with the reorders from and to NCHW
-// counted) against these ops on the bench rows' float32 layers, batch 64. kiln/oneDNN time ratios
-// (> 1: oneDNN faster) over 8 runs on 2 shared cores; single timings vary up to 2x between runs:
-//                                     load 7-9 (4 runs)            load 5-6 (4 runs)
-//   LeNet 1x28x28 -> 20 5x5 'valid':  fwd 0.10-0.35, data 0.38-0.50, fwd 0.30-3.3, data 0.30-0.50,
-//                                     weights 0.12-0.17            weights 0.17-0.49
-//   VGG 64x32x32 -> 64 3x3 'half':    fwd 0.99-1.32, data 1.05-1.42, fwd 1.1-2.2, data 1.5-2.2,
-//                                     weights 0.75-1.01            weights 0.90-1.35
-// kiln is 2-8x faster on the LeNet layer's gradients; oneDNN up to 2.2x faster on the VGG layer's
-// forward and input gradient when the cores are less contended. That supports oneDNN for the
-// forward and input gradient of many-channel layers with im2col + GEMM kept for the rest (and as the
-// reference); until that dispatch exists, every case runs im2col + GEMM. The VGG input-gradient
-// figures are after the adjoint-forward kernel of conv_kernels.cpp (before it, kiln/oneDNN was 3.8).
+// The kernels of float32 2-d convolutions run on oneDNN where it was measured faster (conv_onednn.cpp,
+// with the measurements), the rest on im2col + GEMM (conv_kernels.cpp), which is also what
+// config.conv_backend=im2col forces for comparison.
 #include <algorithm>
 #include <sstream>
 #include <string>
@@ -34,12 +23,14 @@
 #include "kiln/ops/shape.hpp"
 #include "kiln/ops/subtensor.hpp"
 #include "ops/conv_impl.hpp"
+#include "ops/conv_onednn.hpp"
 #include "ops/shape_impl.hpp"
 
 namespace kiln {
 namespace {
 
 using detail::ConvGeometry;
+using detail::ConvKernel;
 using detail::int64_constant;
 
 enum class ConvRole { Forward, GradWeights, GradInputs };
@@ -193,6 +184,18 @@ Array flipped(const Array& a, int nd) {
     strides[d] = -strides[d];
   }
   return a.view(a.shape(), strides, offset).copy();
+}
+
+// Kernel k of conv_impl.hpp on C-contiguous arrays (arguments as detail::onednn_conv): oneDNN where
+// config.conv_backend and its heuristic choose it, im2col + GEMM otherwise.
+template <typename T>
+void run_kernel(ConvKernel k, const ConvGeometry& g, const T* a, const T* b, T* out) {
+  if (detail::onednn_conv(k, g, a, b, out)) return;
+  switch (k) {
+    case ConvKernel::Forward: return detail::conv_forward<T>(g, a, b, out);
+    case ConvKernel::BackwardInput: return detail::conv_backward_input<T>(g, a, b, out);
+    case ConvKernel::BackwardFilter: return detail::conv_backward_filter<T>(g, a, b, out);
+  }
 }
 
 Var make_conv(ConvRole role, const ConvParams& p, std::vector<Var> inputs);
@@ -383,7 +386,7 @@ class AbstractConv final : public Op {
       const Array img = in[0].contiguous(), kern = filters_for_kernel(in[1]);
       const ConvGeometry g = p_.geometry(op, img.shape(), kern.shape());
       Array y = Array::empty(img.dtype(), p_.out_shape(g));
-      detail::conv_forward<T>(g, img.data_as<T>(), kern.data_as<T>(), y.data_as<T>());
+      run_kernel<T>(ConvKernel::Forward, g, img.data_as<T>(), kern.data_as<T>(), y.data_as<T>());
       out[0] = y;
       return;
     }
@@ -401,7 +404,7 @@ class AbstractConv final : public Op {
       check_output_grad(op, top, g);
       check_hint(op, "the filters' gradient", kshape, p_.kshp);
       Array dk = Array::empty(img.dtype(), kshape);
-      detail::conv_backward_filter<T>(g, img.data_as<T>(), top.data_as<T>(), dk.data_as<T>());
+      run_kernel<T>(ConvKernel::BackwardFilter, g, img.data_as<T>(), top.data_as<T>(), dk.data_as<T>());
       out[0] = p_.flip ? flipped(dk, p_.nd) : dk;
       return;
     }
@@ -413,7 +416,7 @@ class AbstractConv final : public Op {
     const ConvGeometry g = p_.geometry(op, ishape, kern.shape());
     check_output_grad(op, top, g);
     Array di = Array::empty(kern.dtype(), ishape);
-    detail::conv_backward_input<T>(g, kern.data_as<T>(), top.data_as<T>(), di.data_as<T>());
+    run_kernel<T>(ConvKernel::BackwardInput, g, kern.data_as<T>(), top.data_as<T>(), di.data_as<T>());
     out[0] = di;
   }
 

@@ -86,6 +86,34 @@ TEST(Conv, Conv2dMatchesDirectLoopsAndItsGradientOpsAreItsAdjoints) {
   }
 }
 
+// Every config.conv_backend computes the same float32 convolution and gradients as direct loops (with
+// oneDNN in the build, conv_backend=onednn runs them all on it; without, all run im2col + GEMM).
+TEST(Conv, BackendsMatchDirectLoopsInFloat32) {
+  const std::string saved = Config::get().value("conv_backend");
+  for (int64_t groups : {1, 2}) {
+    const Array xv = random_array({2, 32, 9, 8}, 5), kv = random_array({32, 32 / groups, 3, 2}, 6);
+    const Array expected = direct_conv(xv, kv, groups);
+    const Array gv = random_array(expected.shape(), 7);
+    Var x = tensor4("x", DType::Float32), k = tensor4("k", DType::Float32), g = tensor4("g", DType::Float32);
+    const ConvOptions o = options(groups);
+    const Var gi = conv_grad_inputs(k, g, make_vector({shape_i(x, 2), shape_i(x, 3)}), o);
+    const Var gw = conv_grad_weights(x, g, make_vector({shape_i(k, 2), shape_i(k, 3)}), o);
+    auto f = function({x, k, g}, {conv2d(x, k, o), gi, gw});
+    const Array x32 = xv.astype(DType::Float32), k32 = kv.astype(DType::Float32), g32 = gv.astype(DType::Float32);
+    const double inner = dot_all(expected, gv);
+    for (const char* backend : {"im2col", "onednn", "auto"}) {
+      Config::get().set("conv_backend", backend);
+      const std::vector<Array> out = (*f)({x32, k32, g32});
+      ASSERT_EQ(out[0].shape(), expected.shape());
+      for (int64_t i = 0; i < expected.size(); ++i)
+        ASSERT_NEAR(out[0].item_as_double(i), expected.item_as_double(i), 1e-4) << backend;
+      EXPECT_NEAR(dot_all(xv, out[1]), inner, 1e-4 * (1 + std::abs(inner))) << backend;
+      EXPECT_NEAR(dot_all(kv, out[2]), inner, 1e-4 * (1 + std::abs(inner))) << backend;
+    }
+  }
+  Config::get().set("conv_backend", saved);
+}
+
 TEST(Conv, MaxPoolWithPartialWindows) {
   Var x = tensor4("x", DType::Float64);
   const Array xv = random_array({1, 2, 5, 3}, 4);

@@ -222,9 +222,10 @@ def reference_grad_inputs(g, w, xshape, border_mode="valid", subsample=None, fil
     return xp[(slice(None), slice(None)) + tuple(slice(p[i], p[i] + xshape[2 + i]) for i in range(nd))]
 
 
-# The input gradient runs as a forward correlation of the output gradient when the stride and
-# dilation are 1, the padding at most kernel - 1 and there are at least 16 channels per group;
-# otherwise through col2im. These cases sit on both sides of each condition.
+# On im2col + GEMM, the input gradient runs as a forward correlation of the output gradient when the
+# stride and dilation are 1, the padding at most kernel - 1 and there are at least 16 channels per
+# group; otherwise through col2im. These cases sit on both sides of each condition (with
+# conv_backend=auto, float32 cases with 4 or more channels run on oneDNN instead, when built in).
 INPUT_GRAD_CASES = [
     ((3, 16, 9, 8), (5, 16, 3, 3), dict()),
     ((3, 16, 9, 8), (5, 16, 3, 3), dict(border_mode="full")),
@@ -239,15 +240,17 @@ INPUT_GRAD_CASES = [
 ]
 
 
+@pytest.mark.parametrize("backend", ["im2col", "auto"])
 @pytest.mark.parametrize("dtype", FLOATS)
 @pytest.mark.parametrize("xshape,wshape,kwargs", INPUT_GRAD_CASES)
-def test_grad_wrt_inputs_against_a_direct_reference(xshape, wshape, kwargs, dtype):
+def test_grad_wrt_inputs_against_a_direct_reference(xshape, wshape, kwargs, dtype, backend):
     nd = len(xshape) - 2
     wv = data(wshape, dtype, 30)
     gv = data(reference_conv(data(xshape, dtype, 31), wv, **kwargs).shape, dtype, 32)
     w, g = T.tensor(dtype, shape=(None,) * (nd + 2)), T.tensor(dtype, shape=(None,) * (nd + 2))
     grad_inputs = AC.conv2d_grad_wrt_inputs if nd == 2 else AC.conv3d_grad_wrt_inputs
-    got = kiln.function([w, g], grad_inputs(g, w, xshape, **kwargs))(wv, gv)
+    with kiln.config.change_flags(conv_backend=backend):
+        got = kiln.function([w, g], grad_inputs(g, w, xshape, **kwargs))(wv, gv)
     assert got.dtype == dtype and got.shape == xshape
     np.testing.assert_allclose(got, reference_grad_inputs(gv, wv, xshape, **kwargs), **tol(dtype))
 
