@@ -56,6 +56,7 @@ class Backward {
     options.disconnected_inputs = "ignore";
     options.return_disconnected = "zero";
     d_ = Lop(f_, wrt, cot_, options);
+    read_states_from_forward();
     add_step_results();
     std::vector<Var> back = make_loop();
     outer_gradients(back, result);
@@ -107,6 +108,7 @@ class Backward {
     std::vector<Var> step_outputs(outs.begin(), outs.begin() + L_.n_states() + L_.n_nit_sot);
     std::vector<Var> recomputed = clone_graph(step_outputs, replace_);
     windows_.assign(L_.n_states(), nullptr);
+    state_value_.assign(L_.n_states(), nullptr);
     window_slot_.assign(L_.n_states(), -1);
     for (int s = 0; s < L_.n_states(); ++s) {
       if (!is_float(outs[s]->dtype())) continue;
@@ -117,6 +119,7 @@ class Backward {
       window_slot_[s] = add_carried(zeros(window_shape, outs[s]->dtype()), "window" + std::to_string(s));
       windows_[s] = state_inner_[window_slot_[s]];
       f_.push_back(recomputed[s]);
+      state_value_[s] = recomputed[s];
       cot_.push_back(add(g_rows, row_at(windows_[s], m - 1)));
     }
     for (int k = 0; k < L_.n_nit_sot; ++k) {
@@ -125,6 +128,20 @@ class Backward {
       f_.push_back(recomputed[o]);
       cot_.push_back(add_sequence(outs[o], visited_rows(g_[o], 0), "grad_out" + std::to_string(k)));
     }
+  }
+
+  // Gradients that read a state's new value (tanh's reads its output) read the row the forward
+  // loop stored at that step instead of recomputing it: the same value, without recomputing the
+  // step (which the loop rewrites would otherwise do as whole-array operations outside the loop).
+  // Unused, the extra sequence leaves the loop (scan_remove_unused).
+  void read_states_from_forward() {
+    std::map<const Variable*, Var> stored;
+    for (int s = 0; s < L_.n_states(); ++s) {
+      if (!state_value_[s]) continue;
+      stored[state_value_[s].get()] = add_sequence(state_value_[s], visited_rows(node_.output(s), L_.mintap(s)),
+                                                   "state" + std::to_string(s) + "[t]");
+    }
+    if (!stored.empty()) d_ = clone_graph(d_, stored);
   }
 
   // Float sequences, float states' taps, float non-sequences, in that order.
@@ -236,6 +253,7 @@ class Backward {
   std::vector<Var> collected_;
   std::vector<Var> non_seq_inner_, non_seq_outer_;
   std::vector<Var> f_, cot_, d_;
+  std::vector<Var> state_value_;  // per float state: its recomputed new value
   std::vector<Var> windows_;
   std::vector<int> window_slot_, seq_grad_index_, accumulator_;
 };
