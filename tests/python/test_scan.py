@@ -648,3 +648,21 @@ def test_identical_loops_merge_into_one():
         h = 0.25 * h + np.tanh(xv[t])
         expected.append(h)
     np.testing.assert_allclose(d, expected, rtol=1e-12)
+
+
+def test_second_order_gradient_through_the_loop():
+    """The gradient of a BPTT gradient's norm (a second backward loop over the first) against
+    finite differences."""
+    xv, hv = RNG.standard_normal((5, 3)), RNG.standard_normal(4)
+
+    def cost(W, U):
+        hs, _ = kiln.scan(lambda xt, h, W, U: T.tanh(T.dot(xt, W) + T.dot(h, U)), sequences=T.constant(xv),
+                          outputs_info=T.constant(hv), non_sequences=[W, U])
+        return (hs ** 2).sum()
+
+    def gradient_norm(W, U):
+        gW, gU = kiln.grad(cost(W, U), [W, U])
+        return (gW ** 2).sum() + (gU ** 2).sum()
+
+    verify_grad(gradient_norm, [0.5 * RNG.standard_normal((3, 4)), 0.5 * RNG.standard_normal((4, 4))],
+                rng=np.random.default_rng(1))
