@@ -110,7 +110,7 @@ Var bilinear_R_op(const Apply& node, const std::vector<Var>& ev, Var (*product)(
 
 // ---------------------------------------------------------------- update ops (Gemm, Gemv, Ger)
 
-Array update_accumulator(const Array& z, const Shape& shape, bool inplace, bool read_z) {
+Array update_accumulator(const Array& z, const Shape& shape, bool inplace, bool read_z, const Array& offered) {
   const int64_t item = static_cast<int64_t>(z.itemsize());
   const int nd = z.ndim();
   bool addressable = z.strides()[nd - 1] > 0 && z.strides()[nd - 1] % item == 0;
@@ -118,7 +118,7 @@ Array update_accumulator(const Array& z, const Shape& shape, bool inplace, bool 
     addressable = z.strides()[1] == item && z.strides()[0] % item == 0 &&
                   z.strides()[0] / item >= std::max<int64_t>(1, shape[1]);
   if (inplace && addressable && z.buffer()->writable()) return z;
-  Array c = Array::empty(z.dtype(), shape);
+  Array c = Array::output_storage(offered, z.dtype(), shape);
   if (read_z) {
     Shape strides(nd);
     for (int d = 0; d < nd; ++d) strides[d] = z.shape()[d] == 1 ? 0 : z.strides()[d];
@@ -303,7 +303,7 @@ class Gemm final : public BlasUpdateOpOf<Gemm> {
                                                    << shape_str(y.shape()) << " are not aligned: " << k << " != " << y.shape()[0];
     // z broadcasts only along the axes its type declares broadcastable, as in elementwise ops.
     check_update_target("Gemm", "z", z, node.input(0)->type().shape(), {m, n});
-    Array c = update_accumulator(z, {m, n}, inplace(), beta != T(0));
+    Array c = update_accumulator(z, {m, n}, inplace(), beta != T(0), out[0]);
     if (m > 0 && n > 0) {
       if (k == 0 || alpha == T(0))
         scale_in_place(c, beta);

@@ -101,8 +101,9 @@ Var bilinear_R_op(const Apply& node, const std::vector<Var>& ev, Var (*product)(
 
 /// The array an update op (Gemm, Gemv, Ger) accumulates into: z itself when `inplace`, kiln may
 /// write z's memory and BLAS can address it (unit stride along its last axis, positive strides),
-/// else a new C-contiguous array of `shape` holding z broadcast to it (left unset unless `read_z`).
-Array update_accumulator(const Array& z, const Shape& shape, bool inplace, bool read_z);
+/// else a C-contiguous array of `shape` holding z broadcast to it (left unset unless `read_z`): the
+/// storage `offered` for the output when it fits (see Array::output_storage), or a new one.
+Array update_accumulator(const Array& z, const Shape& shape, bool inplace, bool read_z, const Array& offered);
 /// ValueError unless z (of static shape `z_static`) has `shape`, or size 1 along the axes its type
 /// declares broadcastable.
 void check_update_target(const std::string& op, const char* z_name, const Array& z, const std::vector<int64_t>& z_static,

@@ -48,7 +48,7 @@ class Gemv final : public BlasUpdateOpOf<Gemv> {
                                                    << shape_str(x.shape()) << " are not aligned: " << k
                                                    << " != " << x.shape()[0];
     check_update_target("Gemv", "y", y, node.input(0)->type().shape(), {m});
-    Array c = update_accumulator(y, {m}, inplace(), beta != T(0));
+    Array c = update_accumulator(y, {m}, inplace(), beta != T(0), out[0]);
     if (m > 0) {
       if (k == 0 || alpha == T(0))
         scale_in_place(c, beta);
@@ -84,7 +84,7 @@ class Ger final : public BlasUpdateOpOf<Ger> {
     const T alpha = *in[1].data_as<T>();
     const int64_t m = x.shape()[0], n = y.shape()[0];
     check_update_target("Ger", "A", a, node.input(0)->type().shape(), {m, n});
-    Array c = update_accumulator(a, {m, n}, inplace(), true);
+    Array c = update_accumulator(a, {m, n}, inplace(), true, out[0]);
     if (m > 0 && n > 0 && alpha != T(0))
       blas_ger<T>(m, n, alpha, as_blas_vector(x), as_blas_vector(y), c.data_as<T>(),
                   c.strides()[0] / static_cast<int64_t>(sizeof(T)));

@@ -212,10 +212,13 @@ class Composite final : public detail::FusedOp {
 
   void perform(const Apply& node, std::span<const Array> in, std::span<Array> out) const override {
     const Shape shape = detail::fused_broadcast_shape(node, in, graph_->output()->ndim());
-    // Inplace when the run-time layout allows it: the destroyed input has the output's shape and
-    // memory kiln may write.
+    // Into storage the caller offers (saving it a copy), else inplace when the run-time layout
+    // allows it: the destroyed input has the output's shape and memory kiln may write.
     Array target;
-    if (inplace_ >= 0 && in[inplace_].shape() == shape && in[inplace_].buffer()->writable()) target = in[inplace_];
+    if (Array::fits_output(out[0], program_.dtype, shape))
+      target = out[0];
+    else if (inplace_ >= 0 && in[inplace_].shape() == shape && in[inplace_].buffer()->writable())
+      target = in[inplace_];
     if (KernelRunFn kernel = kernel_->get()) {
       out[0] = run_compiled(kernel, shape, in, target);
       return;

@@ -327,12 +327,12 @@ void Elemwise::perform(const Apply& node, std::span<const Array> in, std::span<A
   const DType ct = detail::elemwise_compute_dtype(id_, in_dtypes, out_dtype);
   const detail::ScalarKernel kernel = detail::best_kernel(id_, ct);
   KILN_ASSERT(kernel != nullptr) << name() << " has no kernel for " << dtype_name(ct);
-  // An inplace node writes into its input's buffer when the run-time layout allows it exactly:
-  // same dtype and shape, C-contiguous, and memory kiln may write (a caller's array only when the
-  // caller marked it mutable).
-  const bool reuse = inplace_ >= 0 && in[inplace_].dtype() == out_dtype && in[inplace_].shape() == shape &&
-                     in[inplace_].is_c_contiguous() && in[inplace_].buffer()->writable();
-  Array result = reuse ? in[inplace_] : Array::empty(out_dtype, shape);
+  // Storage the caller offers comes first (it saves the caller a copy). Else an inplace node writes
+  // into its input's buffer when the run-time layout allows it exactly: same dtype and shape,
+  // C-contiguous, and memory kiln may write (a caller's array only when the caller marked it mutable).
+  const bool reuse = inplace_ >= 0 && !Array::fits_output(out[0], out_dtype, shape) &&
+                     Array::fits_output(in[inplace_], out_dtype, shape);
+  Array result = reuse ? in[inplace_] : Array::output_storage(out[0], out_dtype, shape);
   out[0] = result;
   if (result.size() == 0) return;
   if (perform_small_contiguous(kernel, ct, in, result)) return;

@@ -69,17 +69,26 @@ class ScanProgram {
     }
     num_slots_ = static_cast<int>(slot_of.size());
     hoist_invariant_steps(layout);
+    std::vector<bool> computed_in_loop(num_slots_, false);
+    for (const Step& step : steps_)
+      for (int s : step.outputs) computed_in_loop[s] = true;
+    for (int s : output_slots_) {
+      loop_output_.push_back(computed_in_loop[s]);
+      computed_in_loop[s] = false;  // one offer per slot: a value returned twice is copied for the second
+    }
   }
 
-  /// Per-run state: the value of every slot, and argument vectors reused by every node.
+  /// Per-run state: the value of every slot, the storage offered for the next value of some slots,
+  /// and argument vectors reused by every node.
   struct Workspace {
-    std::vector<Array> slots;
+    std::vector<Array> slots, offers;
     std::vector<Array> in, out;
   };
 
   Workspace workspace() const {
     Workspace ws;
     ws.slots.resize(num_slots_);
+    ws.offers.resize(num_slots_);
     for (const auto& [s, value] : fixed_) ws.slots[s] = value;
     for (const auto& [s, var] : shared_) ws.slots[s] = var->storage()->get();
     return ws;
@@ -89,6 +98,11 @@ class ScanProgram {
   void run_invariant_steps(Workspace& ws) const { run_steps(invariant_steps_, ws); }
   Array& input(Workspace& ws, size_t i) const { return ws.slots[input_slots_[i]]; }
   const Array& output(const Workspace& ws, size_t i) const { return ws.slots[output_slots_[i]]; }
+  /// Offers `storage` (the row output i's next value goes to) to the node that computes it, which
+  /// may write its result there and so save the copy; ignored for outputs no loop node computes.
+  void offer(Workspace& ws, size_t i, const Array& storage) const {
+    if (loop_output_[i]) ws.offers[output_slots_[i]] = storage;
+  }
   size_t num_nodes() const { return steps_.size(); }
 
   /// One step of the loop: every node of the body, in order. The argument vectors are assigned
@@ -108,10 +122,22 @@ class ScanProgram {
       if (ws.in.size() < step.inputs.size()) ws.in.resize(step.inputs.size());
       for (size_t i = 0; i < step.inputs.size(); ++i) ws.in[i] = ws.slots[step.inputs[i]];
       const std::span<const Array> in(ws.in.data(), step.inputs.size());
-      ws.out.assign(step.outputs.size(), Array());
+      ws.out.resize(step.outputs.size());
+      for (size_t i = 0; i < ws.out.size(); ++i) ws.out[i] = storage_for(ws, step.outputs[i]);
       step.node->op().perform(*step.node, in, ws.out);
       for (size_t i = 0; i < ws.out.size(); ++i) ws.slots[step.outputs[i]] = std::move(ws.out[i]);
+      for (size_t i = 0; i < step.inputs.size(); ++i) ws.in[i] = Array();  // so a buffer's only owner is its slot
     }
+  }
+
+  // What a node may write the next value of `slot` into (Theano's output storage reuse): the row
+  // offered for it, or else the slot's value from the last step when nothing else holds its buffer
+  // (no view of it lives in another slot, so no node reads it again).
+  static Array storage_for(Workspace& ws, int slot) {
+    if (ws.offers[slot].defined()) return std::move(ws.offers[slot]);
+    Array& last = ws.slots[slot];
+    if (last.defined() && last.buffer().use_count() == 1) return std::move(last);
+    return Array();
   }
 
   // The body's own rewrites can make values that depend only on non-sequences (the transposed
@@ -146,6 +172,7 @@ class ScanProgram {
   std::vector<std::pair<int, Var>> shared_;
   std::vector<Step> steps_;
   std::vector<Step> invariant_steps_;
+  std::vector<bool> loop_output_;  // per body output: whether a loop node computes it and may take an offer
   int num_slots_ = 0;
 };
 
@@ -206,6 +233,19 @@ Array row(const Array& a, int64_t i) {
   return a.view(drop_first(a.shape()), drop_first(a.strides()), a.offset() + i * a.strides()[0]);
 }
 
+// Makes `dst` row i of `a`. When dst already is a row of a (the same view one step earlier), only
+// its offset moves: feeding a step costs no new view.
+void point_at_row(const Array& a, int64_t i, Array& dst) {
+  const int64_t offset = a.offset() + i * a.strides()[0];
+  bool same_rows = dst.shares_buffer_with(a) && dst.ndim() + 1 == a.ndim();
+  for (int d = 0; same_rows && d < dst.ndim(); ++d)
+    same_rows = dst.shape()[d] == a.shape()[d + 1] && dst.strides()[d] == a.strides()[d + 1];
+  if (same_rows)
+    dst.set_offset(offset);
+  else
+    dst = a.view(drop_first(a.shape()), drop_first(a.strides()), offset);
+}
+
 // Where state values live during the loop. The output holds the initial values followed by one
 // row per step; when only the last value is kept, the steps go to a ring of mintap + 1 rows (the
 // row written at step t is never one the step reads) and the output is the one last row.
@@ -233,7 +273,7 @@ struct StateStore {
   // storage when the row is a cached view).
   void read(int64_t position, Array& dst) const {
     if (!ring) {
-      dst = row(values, position);
+      point_at_row(values, position, dst);
       return;
     }
     dst = ring_rows[position < mintap ? position : mintap + (position - mintap) % (mintap + 1)];
@@ -260,6 +300,7 @@ struct StateStore {
 // Writes a step's value into its row: one memmove in the common case of contiguous arrays of the
 // same dtype (the value may be a view of another row of the same buffer).
 void store_row(const Array& value, const Array& dst) {
+  if (value.data() == dst.data() && value.dtype() == dst.dtype() && value.strides() == dst.strides()) return;  // written in place
   if (value.dtype() == dst.dtype() && value.is_c_contiguous() && dst.is_c_contiguous()) {
     std::memmove(dst.data(), value.data(), static_cast<size_t>(value.size()) * value.itemsize());
     return;
@@ -392,6 +433,7 @@ class ScanLoop {
     }
     rows_.resize(L_.n_states());
     collected_.resize(L_.n_nit_sot);
+    collected_rows_.resize(L_.n_nit_sot);
     for (int k = 0; k < L_.n_non_seqs; ++k) prog_.input(ws_, L_.inner_non_seq(k)) = in[L_.outer_non_seq(k)];
   }
 
@@ -400,6 +442,7 @@ class ScanLoop {
     if (n_ > 0) run_guarded(-1, [&] { prog_.run_invariant_steps(ws_); });
     for (int64_t t = 0; t < n_; ++t) {
       feed(t);
+      offer_rows(t);
       run_guarded(t, [&] { prog_.run(ws_); });
       store(t);
       if (L_.has_until && prog_.output(ws_, L_.n_inner_outputs() - 1).item_as_double() != 0) return t + 1;
@@ -440,18 +483,32 @@ class ScanLoop {
   }
 
   void feed(int64_t t) {
-    for (int j = 0; j < L_.n_seqs; ++j) prog_.input(ws_, j) = row(in_[L_.outer_seq(j)], t);
+    for (int j = 0; j < L_.n_seqs; ++j) point_at_row(in_[L_.outer_seq(j)], t, prog_.input(ws_, j));
     for (int s = 0; s < L_.n_states(); ++s)
       for (size_t k = 0; k < L_.state_taps[s].size(); ++k)
         states_[s].read(t + states_[s].mintap + L_.state_taps[s][k], prog_.input(ws_, L_.inner_tap(s, static_cast<int>(k))));
   }
 
-  // Copies the step's values into their rows (a collected output kept last-only has one row,
-  // rewritten at every step).
+  // The rows step t's values go to (a collected output kept last-only has one row, rewritten at
+  // every step; the others' rows exist from step 1, once step 0 has shown the row shape), offered
+  // to the nodes computing them. No row written at step t is one the step reads.
+  void offer_rows(int64_t t) {
+    for (int s = 0; s < L_.n_states(); ++s) {
+      states_[s].read(t + states_[s].mintap, rows_[s]);
+      prog_.offer(ws_, s, rows_[s]);
+    }
+    if (t == 0) return;
+    for (int k = 0; k < L_.n_nit_sot; ++k) {
+      const int o = L_.n_states() + k;
+      point_at_row(collected_[k], L_.keep_last[o] ? 0 : t, collected_rows_[k]);
+      prog_.offer(ws_, o, collected_rows_[k]);
+    }
+  }
+
+  // Copies the step's values into their rows, unless the nodes wrote them there.
   void store(int64_t t) {
     for (int s = 0; s < L_.n_states(); ++s) {
-      Array& dst = rows_[s];
-      states_[s].read(t + states_[s].mintap, dst);
+      const Array& dst = rows_[s];
       const Array& value = prog_.output(ws_, s);
       check_step_shape(label_, t, "new value of state", s, value, dst.shape());
       store_row(value, dst);
@@ -463,8 +520,9 @@ class ScanLoop {
         Shape shape = value.shape();
         shape.insert(shape.begin(), L_.keep_last[o] ? 1 : n_);
         collected_[k] = Array::empty(value.dtype(), shape);
+        collected_rows_[k] = row(collected_[k], 0);
       }
-      Array dst = row(collected_[k], L_.keep_last[o] ? 0 : t);
+      const Array& dst = collected_rows_[k];
       check_step_shape(label_, t, "output", k, value, dst.shape());
       store_row(value, dst);
     }
@@ -479,6 +537,7 @@ class ScanLoop {
   std::vector<StateStore> states_;
   std::vector<Array> rows_;       // per state: the row a step writes (reused from step to step)
   std::vector<Array> collected_;  // per collected output: its rows, allocated at step 0
+  std::vector<Array> collected_rows_;  // per collected output: the row this step writes
 };
 
 }  // namespace

@@ -6,6 +6,7 @@
 #include <mutex>
 #include <unordered_map>
 #include <cstring>
+#include <memory>
 #include <new>
 
 #include "runtime/convert.hpp"
@@ -17,6 +18,60 @@ namespace kiln {
 // ---------------------------------------------------------------- Buffer
 
 namespace {
+
+// Small blocks are recycled per thread, without a lock: a loop that makes and drops the same few
+// temporaries every iteration (a scan step, a training step's small vectors) would otherwise spend
+// more time in aligned_alloc's slow path and free than in its kernels. The last block freed is the
+// first reused, so it is usually still in cache. Blocks are kept by exact capacity (a multiple of
+// 64 bytes below kMinCached), at most kPerSize of each and kMaxBytes in all per thread; a block
+// freed on another thread than the one that allocated it simply joins that thread's cache.
+class SmallBlockCache {
+ public:
+  static constexpr size_t kClasses = (size_t{64} << 10) / 64;  // capacities 64, 128, ... below 64 KiB
+  static constexpr size_t kPerSize = 8;
+  static constexpr size_t kMaxBytes = size_t{4} << 20;
+
+  ~SmallBlockCache() {
+    for (size_t c = 0; c < kClasses; ++c)
+      for (size_t i = 0; i < classes_[c].count; ++i) std::free(classes_[c].blocks[i]);
+    destroyed_ = true;
+  }
+
+  void* take(size_t capacity) {
+    SizeClass& cls = classes_[capacity / 64 - 1];
+    if (cls.count == 0) return std::aligned_alloc(64, capacity);
+    cached_bytes_ -= capacity;
+    return cls.blocks[--cls.count];
+  }
+
+  void give_back(void* p, size_t capacity) {
+    SizeClass& cls = classes_[capacity / 64 - 1];
+    if (cls.count == kPerSize || cached_bytes_ + capacity > kMaxBytes) return std::free(p);
+    cached_bytes_ += capacity;
+    cls.blocks[cls.count++] = p;
+  }
+
+  // Buffers can die after this thread's cache (at thread or process exit): they bypass it.
+  static bool usable() { return !destroyed_; }
+
+ private:
+  struct SizeClass {
+    void* blocks[kPerSize];
+    size_t count = 0;
+  };
+  std::unique_ptr<SizeClass[]> classes_ = std::make_unique<SizeClass[]>(kClasses);  // off the TLS block
+  size_t cached_bytes_ = 0;
+  static thread_local bool destroyed_;
+};
+
+thread_local bool SmallBlockCache::destroyed_ = false;
+
+// The calling thread's cache, or nullptr once it has been destroyed.
+SmallBlockCache* thread_small_blocks() {
+  if (!SmallBlockCache::usable()) return nullptr;
+  thread_local SmallBlockCache cache;
+  return &cache;
+}
 
 // Large blocks are recycled instead of returned to the system: glibc maps and unmaps big blocks on
 // every malloc/free, and the page faults of touching fresh pages cost more than the kernels that
@@ -35,7 +90,11 @@ class BlockCache {
   }
 
   void* take(size_t capacity) {
-    if (capacity >= kMinCached) {
+    if (capacity < kMinCached) {
+      SmallBlockCache* small = thread_small_blocks();
+      return small ? small->take(capacity) : std::aligned_alloc(64, capacity);
+    }
+    {
       std::lock_guard<std::mutex> lock(mutex_);
       auto it = free_.find(capacity);
       if (it != free_.end() && !it->second.empty()) {
@@ -49,7 +108,11 @@ class BlockCache {
   }
 
   void give_back(void* p, size_t capacity) {
-    if (capacity >= kMinCached) {
+    if (capacity < kMinCached) {
+      if (SmallBlockCache* small = thread_small_blocks()) return small->give_back(p, capacity);
+      return std::free(p);
+    }
+    {
       std::lock_guard<std::mutex> lock(mutex_);
       if (cached_bytes_ + capacity <= kMaxCachedBytes) {
         free_[capacity].push_back(p);
@@ -151,6 +214,15 @@ Array Array::empty(DType dtype, const Shape& shape) {
   for (int64_t d : shape) KILN_USER_CHECK(d >= 0, ValueError) << "negative dimension in shape " << shape_str(shape);
   size_t nbytes = static_cast<size_t>(shape_size(shape)) * dtype_size(dtype);
   return Array(dtype, shape, contiguous_strides(shape, dtype_size(dtype)), Buffer::allocate(nbytes), 0);
+}
+
+bool Array::fits_output(const Array& offered, DType dtype, const Shape& shape) {
+  return offered.defined() && offered.dtype() == dtype && offered.shape() == shape && offered.buffer()->writable() &&
+         offered.is_c_contiguous();
+}
+
+Array Array::output_storage(const Array& offered, DType dtype, const Shape& shape) {
+  return fits_output(offered, dtype, shape) ? offered : empty(dtype, shape);
 }
 
 Array Array::zeros(DType dtype, const Shape& shape) {

@@ -68,4 +68,45 @@ TEST(ShapeTest, BehavesAsAVectorInlineAndOnTheHeap) {
   EXPECT_EQ(small_moved, (kiln::Shape{5, 5}));
   EXPECT_TRUE(kiln::Shape({1, 2}) < kiln::Shape({1, 3}));
   EXPECT_THROW(small_moved.at(2), std::out_of_range);
+  kiln::Shape shrunk(10, 1);  // on the heap, then small again
+  shrunk.resize(3);
+  const kiln::Shape from_heap = shrunk;
+  EXPECT_EQ(from_heap, (kiln::Shape{1, 1, 1}));
+  kiln::Shape big(12, 2);
+  big = kiln::Shape{4, 5};  // a small copy into a Shape that lives on the heap
+  EXPECT_EQ(big, (kiln::Shape{4, 5}));
+  big = kiln::Shape(9, 3);
+  EXPECT_EQ(std::vector<int64_t>(big), std::vector<int64_t>(9, 3));
+}
+
+// Op::perform's offered output storage is used only when it is exactly right.
+TEST(Array, OutputStorageTakesOfferedStorageOnlyWhenItFits) {
+  const Array offered = Array::zeros(DType::Float64, {2, 3});
+  EXPECT_TRUE(Array::output_storage(offered, DType::Float64, {2, 3}).shares_buffer_with(offered));
+  EXPECT_FALSE(Array::fits_output(offered, DType::Float32, {2, 3}));
+  EXPECT_FALSE(Array::fits_output(offered, DType::Float64, {3, 2}));
+  EXPECT_FALSE(Array::fits_output(offered.view({3, 2}, {8, 24}, 0), DType::Float64, {3, 2}));  // transposed
+  double outside[6] = {};
+  const Array borrowed(DType::Float64, {2, 3}, {24, 8}, Buffer::borrow(outside, sizeof outside, nullptr), 0);
+  EXPECT_FALSE(Array::fits_output(borrowed, DType::Float64, {2, 3}));  // memory kiln may not write
+  const Array fresh = Array::output_storage(Array(), DType::Float32, {4});
+  EXPECT_EQ(fresh.dtype(), DType::Float32);
+  EXPECT_EQ(fresh.shape(), Shape{4});
+}
+
+// An elementwise node writes its result into storage offered for it, and ignores storage that
+// does not fit.
+TEST(Array, ElementwiseNodesWriteIntoOfferedStorage) {
+  Var x = vector("x");
+  Var y = exp(x);
+  const Apply& node = *y->owner();
+  const Array in = Array::zeros(DType::Float64, {3});
+  std::vector<Array> out = {Array::zeros(DType::Float64, {3})};
+  const Array offered = out[0];
+  node.op().perform(node, {&in, 1}, out);
+  EXPECT_TRUE(out[0].shares_buffer_with(offered));
+  for (int i = 0; i < 3; ++i) EXPECT_EQ(offered.data_as<double>()[i], 1.0);
+  out = {Array::zeros(DType::Float64, {4})};
+  node.op().perform(node, {&in, 1}, out);
+  EXPECT_EQ(out[0].shape(), Shape{3});
 }

@@ -666,3 +666,94 @@ def test_second_order_gradient_through_the_loop():
 
     verify_grad(gradient_norm, [0.5 * RNG.standard_normal((3, 4)), 0.5 * RNG.standard_normal((4, 4))],
                 rng=np.random.default_rng(1))
+
+
+# ---------------------------------------------------------------- storage reuse inside the loop
+# A step's nodes write straight into the rows their values go to, and reuse last step's buffers
+# for their intermediates: values returned twice, views of other values, last-only rings and
+# matrix states must still each land in their own rows with the numpy loop's values.
+
+
+def test_value_returned_twice_and_views_of_it_fill_every_row():
+    x, a0, b0 = T.dmatrix("x"), T.dvector("a0"), T.dvector("b0")
+
+    def step(xt, a, b):
+        e = T.tanh(a + xt * b)
+        return [e, e, e[::-1], e]
+
+    (a, b, rev, same), _ = kiln.scan(step, sequences=x, outputs_info=[a0, b0, None, None])
+    f = kiln.function([x, a0, b0], [a, b, rev, same, a[-1] + b[-2]])
+    xv, a0v, b0v = RNG.standard_normal((6, 4)), RNG.standard_normal(4), RNG.standard_normal(4)
+    av, bv, rows = a0v, b0v, []
+    for t in range(6):
+        av = bv = np.tanh(av + xv[t] * bv)
+        rows.append(av)
+    rows = np.array(rows)
+    for _ in range(2):  # the second call runs on buffers the first one left
+        got = f(xv, a0v, b0v)
+        np.testing.assert_allclose(got[0], rows, rtol=1e-12)
+        np.testing.assert_allclose(got[1], rows, rtol=1e-12)
+        np.testing.assert_allclose(got[2], rows[:, ::-1], rtol=1e-12)
+        np.testing.assert_allclose(got[3], rows, rtol=1e-12)
+        np.testing.assert_allclose(got[4], rows[-1] + rows[-2], rtol=1e-12)
+
+
+def test_intermediates_viewed_and_reused_across_steps():
+    x, h0 = T.dmatrix("x"), T.dvector("h0")
+
+    def step(xt, h):
+        m = (h * 2 + xt).dimshuffle("x", 0)  # a view of a fresh intermediate
+        p = T.exp(m[0] - m[0].max())
+        s = p / p.sum()
+        return [s + h * 0.5, m[0] * 1.0, s.dimshuffle("x", 0)]
+
+    (hs, ms, ss), _ = kiln.scan(step, sequences=x, outputs_info=[h0, None, None])
+    f = kiln.function([x, h0], [hs, ms, ss, hs[-1]])
+    xv, hv = RNG.standard_normal((9, 5)), RNG.standard_normal(5)
+    h, expected = hv, {"h": [], "m": [], "s": []}
+    for t in range(9):
+        m = h * 2 + xv[t]
+        p = np.exp(m - m.max())
+        s = p / p.sum()
+        h = s + h * 0.5
+        expected["h"].append(h), expected["m"].append(m), expected["s"].append(s[None])
+    for _ in range(2):
+        got = f(xv, hv)
+        np.testing.assert_allclose(got[0], expected["h"], rtol=1e-12)
+        np.testing.assert_allclose(got[1], expected["m"], rtol=1e-12)
+        np.testing.assert_allclose(got[2], expected["s"], rtol=1e-12)
+        np.testing.assert_allclose(got[3], expected["h"][-1], rtol=1e-12)
+
+
+@pytest.mark.parametrize("last_only", [False, True])
+def test_matrix_state_rnn_with_two_taps(last_only):
+    # Gemm writes the new state's row; taps -2 and -1 read the two rows before it (a ring of
+    # three rows when only the last value is used).
+    x, h0 = T.dtensor3("x"), T.dtensor3("h0")
+    w, u = T.dmatrix("w"), T.dmatrix("u")
+    hs, _ = kiln.scan(lambda xt, h2, h1, w, u: T.tanh(T.dot(xt, w) + T.dot(h1, u) - 0.5 * h2),
+                      sequences=x, outputs_info=dict(initial=h0, taps=[-2, -1]), non_sequences=[w, u])
+    f = kiln.function([x, h0, w, u], hs[-1] if last_only else hs)
+    assert ("last_only" in str(compiled_scan_nodes(f)[0].op)) == last_only
+    xv, h0v = RNG.standard_normal((7, 3, 4)), RNG.standard_normal((2, 3, 5))
+    wv, uv = RNG.standard_normal((4, 5)) * 0.5, RNG.standard_normal((5, 5)) * 0.5
+    states = [h0v[0], h0v[1]]
+    for t in range(7):
+        states.append(np.tanh(xv[t] @ wv + states[-1] @ uv - 0.5 * states[-2]))
+    expected = states[-1] if last_only else np.array(states[2:])
+    for _ in range(2):
+        np.testing.assert_allclose(f(xv, h0v, wv, uv), expected, rtol=1e-12, atol=1e-14)
+
+
+def test_collected_rows_with_until_hold_only_the_steps_run():
+    x = T.dvector("x")
+
+    def step(xt, acc):
+        new = acc + xt
+        return [new, new * 2], until(new > 3)
+
+    (acc, twice), _ = kiln.scan(step, sequences=x, outputs_info=[np.float64(0.0), None])
+    f = kiln.function([x], [acc, twice])
+    got_acc, got_twice = f(np.array([1.0, 1.5, 1.0, 2.0, 5.0]))
+    np.testing.assert_allclose(got_acc, [1.0, 2.5, 3.5])
+    np.testing.assert_allclose(got_twice, [2.0, 5.0, 7.0])

@@ -157,7 +157,10 @@ class Op {
   virtual std::string name() const = 0;
   /// Checks the inputs and returns the output types. Throws TypeError/ValueError naming the op.
   virtual std::vector<TensorType> make_outputs(const std::vector<Var>& inputs) const = 0;
-  /// The reference kernel: computes outputs from inputs. `outputs` arrive undefined.
+  /// The reference kernel: computes outputs from inputs. `outputs` arrive undefined, or holding
+  /// storage the caller offers for reuse (a loop offers last step's buffer, or the row the value
+  /// goes to): memory nothing else reads, overlapping no input. An op may write its result there
+  /// (Array::output_storage) or replace it with an array of its own.
   virtual void perform(const Apply& node, std::span<const Array> inputs, std::span<Array> outputs) const = 0;
   /// Output shapes as graphs (int64 scalars) of input shapes; an empty result means "not known",
   /// and callers fall back to the shape of the computed output.

@@ -73,6 +73,12 @@ class Array {
 
   /// A new C-contiguous array with uninitialised elements.
   static Array empty(DType dtype, const Shape& shape);
+  /// Where an op writes an output of `dtype` and `shape`: `offered`, the storage its caller put in
+  /// the output's slot (see Op::perform), when that is a C-contiguous writable array of exactly
+  /// this dtype and shape; otherwise a new array, as empty() makes.
+  static Array output_storage(const Array& offered, DType dtype, const Shape& shape);
+  /// Whether output_storage would return `offered`.
+  static bool fits_output(const Array& offered, DType dtype, const Shape& shape);
   /// A new C-contiguous array of zeros.
   static Array zeros(DType dtype, const Shape& shape);
   /// A 0-d array holding `value` converted to `dtype`.
@@ -87,6 +93,10 @@ class Array {
   int64_t size() const { return shape_size(shape_); }
   size_t itemsize() const { return dtype_size(dtype_); }
   int64_t offset() const { return offset_; }
+  /// Moves this view to another place in its buffer, keeping its shape and strides: how a loop
+  /// steps a row view along an array without making a new view at every step. The caller keeps
+  /// the view inside the buffer.
+  void set_offset(int64_t offset_bytes) { offset_ = offset_bytes; }
   const std::shared_ptr<Buffer>& buffer() const { return buffer_; }
   bool defined() const { return buffer_ != nullptr; }
 

@@ -37,10 +37,10 @@ class Shape {
     assign(first, last);
   }
   Shape(const std::vector<int64_t>& v) { assign(v.begin(), v.end()); }  // NOLINT: implicit by design
-  Shape(const Shape& other) { assign(other.begin(), other.end()); }
+  Shape(const Shape& other) { copy_from(other); }
   Shape(Shape&& other) noexcept { take(other); }
   Shape& operator=(const Shape& other) {
-    if (this != &other) assign(other.begin(), other.end());
+    if (this != &other) copy_from(other);
     return *this;
   }
   Shape& operator=(Shape&& other) noexcept {
@@ -159,10 +159,18 @@ class Shape {
       other.data_ = other.inline_;
       other.capacity_ = kInlineDims;
     } else {
-      std::memcpy(inline_, other.inline_, other.size_ * sizeof(int64_t));
+      std::memcpy(inline_, other.inline_, sizeof(inline_));  // a fixed size: a few vector moves, no call
     }
     size_ = other.size_;
     other.size_ = 0;
+  }
+  void copy_from(const Shape& other) {
+    if (other.size_ <= kInlineDims && !on_heap()) {
+      std::memcpy(inline_, other.data_, sizeof(inline_));  // whole inline block (other's may be on the heap)
+      size_ = other.size_;
+      return;
+    }
+    assign(other.begin(), other.end());
   }
   void open_gap(size_t at, size_t n) {
     if (size_ + n > capacity_) reserve(std::max(size_ + n, 2 * capacity_));
@@ -174,7 +182,7 @@ class Shape {
     return i;
   }
 
-  int64_t inline_[kInlineDims];
+  int64_t inline_[kInlineDims] = {};  // initialised, since copies move the whole block
   int64_t* data_ = inline_;
   size_t size_ = 0;
   size_t capacity_ = kInlineDims;
