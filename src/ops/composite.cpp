@@ -113,14 +113,20 @@ Shape fused_broadcast_shape(const Apply& node, std::span<const Array> in, int nd
   return shape;
 }
 
+Shape broadcast_strides(const Shape& shape, const Array& a) {
+  Shape strides(shape.size());
+  for (size_t d = 0; d < shape.size(); ++d) strides[d] = a.shape()[d] == shape[d] ? a.strides()[d] : 0;
+  return strides;
+}
+
 std::vector<Shape> broadcast_strides(const Shape& shape, std::span<const Array> in) {
-  std::vector<Shape> strides(in.size());
-  for (size_t j = 0; j < in.size(); ++j)
-    for (size_t d = 0; d < shape.size(); ++d) strides[j].push_back(in[j].shape()[d] == shape[d] ? in[j].strides()[d] : 0);
+  std::vector<Shape> strides;
+  for (const Array& a : in) strides.push_back(broadcast_strides(shape, a));
   return strides;
 }
 
 const std::string& LazyKernel::prepare() const {
+  if (ready_.load(std::memory_order_acquire)) return error_;  // the common case, without call_once's cost
   std::call_once(once_, [this] {
     KernelRunFn k = load_kernel(source_, "kiln_kernel", step_kernels_, &error_);
     if (!k && error_.empty()) error_ = "the kernel did not load";
@@ -240,13 +246,14 @@ class Composite final : public detail::FusedOp {
   Array run_compiled(KernelRunFn kernel, const Shape& shape, std::span<const Array> in, const Array& target) const {
     Array result = target.defined() ? target : Array::empty(program_.dtype, shape);
     if (result.size() == 0) return result;
-    const std::vector<Shape> strides = detail::broadcast_strides(shape, in);
     const size_t k = in.size() + 1;  // the result is operand 0
+    detail::SmallBuffer<Shape, 4> strides(in.size());
     detail::SmallBuffer<const int64_t*> stride_ptrs(k);
     detail::SmallBuffer<char*> bases(k);
     stride_ptrs[0] = result.strides().data();
     bases[0] = result.data();
     for (size_t j = 0; j < in.size(); ++j) {
+      strides[j] = detail::broadcast_strides(shape, in[j]);
       stride_ptrs[j + 1] = strides[j].data();
       bases[j + 1] = in[j].data();
     }

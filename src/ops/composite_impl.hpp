@@ -47,6 +47,8 @@ Shape fused_broadcast_shape(const Apply& node, std::span<const Array> in, int nd
 
 /// Per input: its byte strides for a walk over `shape`, 0 along the axes where it is broadcast.
 std::vector<Shape> broadcast_strides(const Shape& shape, std::span<const Array> in);
+/// a's strides over `shape` (which it broadcasts to): 0 along the axes it broadcasts.
+Shape broadcast_strides(const Shape& shape, const Array& a);
 
 /// A generated kernel, compiled or loaded from the cache on first use, or on a background thread
 /// (tiered execution); thread-safe. It holds no graph objects, so the background thread never

@@ -338,19 +338,19 @@ void Elemwise::perform(const Apply& node, std::span<const Array> in, std::span<A
   if (perform_small_contiguous(kernel, ct, in, result)) return;
 
   // Broadcast inputs get stride 0 on their size-1 axes.
-  std::vector<Shape> strides(k + 1);
-  std::vector<const int64_t*> stride_ptrs;
-  std::vector<char*> bases;
+  detail::SmallBuffer<Shape, 3> strides(k);
+  detail::SmallBuffer<const int64_t*> stride_ptrs(k + 1);
+  detail::SmallBuffer<char*> bases(k + 1);
   for (size_t j = 0; j < k; ++j) {
     strides[j] = in[j].strides();
     for (size_t d = 0; d < shape.size(); ++d)
       if (in[j].shape()[d] != shape[d]) strides[j][d] = 0;
-    stride_ptrs.push_back(strides[j].data());
-    bases.push_back(in[j].data());
+    stride_ptrs[j] = strides[j].data();
+    bases[j] = in[j].data();
   }
-  stride_ptrs.push_back(result.strides().data());
-  bases.push_back(result.data());
-  auto layout = detail::collapse_layout(shape, stride_ptrs);
+  stride_ptrs[k] = result.strides().data();
+  bases[k] = result.data();
+  auto layout = detail::collapse_layout(shape, {stride_ptrs.data(), k + 1});
 
   const int64_t tsize = static_cast<int64_t>(dtype_size(ct));
   std::array<detail::ConvertFn, 3> to_compute{};
@@ -359,7 +359,7 @@ void Elemwise::perform(const Apply& node, std::span<const Array> in, std::span<A
   const detail::ConvertFn from_compute = out_dtype != ct ? detail::convert_fn(ct, out_dtype) : nullptr;
   const detail::ConvertFn strided_copy = detail::convert_fn(ct, ct);
 
-  detail::parallel_for_each_run(layout, bases, result.size(), [&](char** p, const int64_t* s, int64_t n) {
+  detail::parallel_for_each_run(layout, {bases.data(), k + 1}, result.size(), [&](char** p, const int64_t* s, int64_t n) {
     constexpr int64_t kBlock = 1024;
     alignas(64) char scratch[4][kBlock * 8];
     for (int64_t start = 0; start < n; start += kBlock) {

@@ -51,14 +51,19 @@ class ScanProgram {
     auto slot = [&](const Variable* v) { return slot_of.emplace(v, static_cast<int>(slot_of.size())).first->second; };
     for (const Var& in : function_->inputs()) input_slots_.push_back(slot(in.get()));
     for (const Apply* node : function_->nodes()) {
-      Step step{node, {}, {}};
+      Step step{node, {}, 0, 0, {}};
       for (const Var& in : node->inputs()) {
         const bool known = slot_of.count(in.get()) != 0;
         step.inputs.push_back(slot(in.get()));
         if (!known && in->is_constant()) fixed_.emplace_back(step.inputs.back(), in->constant_value());
         if (!known && in->is_shared()) shared_.emplace_back(step.inputs.back(), in);
       }
-      for (size_t i = 0; i < node->num_outputs(); ++i) step.outputs.push_back(slot(node->output_ptr(static_cast<int>(i))));
+      step.num_outputs = node->num_outputs();
+      for (size_t i = 0; i < step.num_outputs; ++i) {
+        const int s = slot(node->output_ptr(static_cast<int>(i)));
+        if (i == 0) step.first_output = s;
+        KILN_ASSERT(s == step.first_output + static_cast<int>(i)) << "scan: outputs of " << node->op().name() << " are not consecutive slots";
+      }
       steps_.push_back(std::move(step));
     }
     for (const Var& out : function_->outputs()) {
@@ -71,31 +76,41 @@ class ScanProgram {
     hoist_invariant_steps(layout);
     std::vector<bool> computed_in_loop(num_slots_, false);
     for (const Step& step : steps_)
-      for (int s : step.outputs) computed_in_loop[s] = true;
+      for (size_t i = 0; i < step.num_outputs; ++i) computed_in_loop[step.first_output + i] = true;
     for (int s : output_slots_) {
       loop_output_.push_back(computed_in_loop[s]);
       computed_in_loop[s] = false;  // one offer per slot: a value returned twice is copied for the second
     }
   }
 
-  /// Per-run state: the value of every slot, the storage offered for the next value of some slots,
-  /// and argument vectors reused by every node.
+  /// Per-run state: the value of every slot, the storage offered for the next value of some
+  /// slots, and each loop node's argument vector (kept from step to step: only the arguments
+  /// that change are assigned).
   struct Workspace {
     std::vector<Array> slots, offers;
-    std::vector<Array> in, out;
+    std::vector<std::vector<Array>> args;
+    bool args_bound = false;
   };
 
   Workspace workspace() const {
     Workspace ws;
     ws.slots.resize(num_slots_);
     ws.offers.resize(num_slots_);
+    ws.args.resize(steps_.size());
     for (const auto& [s, value] : fixed_) ws.slots[s] = value;
     for (const auto& [s, var] : shared_) ws.slots[s] = var->storage()->get();
     return ws;
   }
   /// Runs the steps whose inputs do not change from step to step, once, after the non-sequences
   /// are set.
-  void run_invariant_steps(Workspace& ws) const { run_steps(invariant_steps_, ws); }
+  void run_invariant_steps(Workspace& ws) const {
+    std::vector<Array> args;
+    for (const Step& step : invariant_steps_) {
+      args.clear();
+      for (int s : step.inputs) args.push_back(ws.slots[s]);
+      step.node->op().perform(*step.node, args, {&ws.slots[step.first_output], step.num_outputs});
+    }
+  }
   Array& input(Workspace& ws, size_t i) const { return ws.slots[input_slots_[i]]; }
   const Array& output(const Workspace& ws, size_t i) const { return ws.slots[output_slots_[i]]; }
   /// Offers `storage` (the row output i's next value goes to) to the node that computes it, which
@@ -105,39 +120,48 @@ class ScanProgram {
   }
   size_t num_nodes() const { return steps_.size(); }
 
-  /// One step of the loop: every node of the body, in order. The argument vectors are assigned
-  /// in place, so after the first step they reuse their storage instead of allocating.
-  void run(Workspace& ws) const { run_steps(steps_, ws); }
+  /// One step of the loop: every node of the body, in order, each writing its outputs straight
+  /// into their slots.
+  void run(Workspace& ws) const {
+    if (!ws.args_bound) bind_args(ws);
+    for (size_t k = 0; k < steps_.size(); ++k) {
+      const Step& step = steps_[k];
+      std::vector<Array>& args = ws.args[k];
+      for (int i : step.varying) args[i] = ws.slots[step.inputs[i]];
+      for (size_t i = 0; i < step.num_outputs; ++i) prepare_storage(ws, step.first_output + static_cast<int>(i));
+      step.node->op().perform(*step.node, args, {&ws.slots[step.first_output], step.num_outputs});
+      for (int i : step.varying) args[i].reset();  // so that a buffer's only owner is its slot
+    }
+  }
 
   const Function& function() const { return *function_; }
 
  private:
   struct Step {
     const Apply* node;
-    std::vector<int> inputs, outputs;
+    std::vector<int> inputs;
+    int first_output = 0;  // a node's outputs have consecutive slots
+    size_t num_outputs = 0;
+    std::vector<int> varying;  // positions in `inputs` whose slot changes from step to step
   };
 
-  static void run_steps(const std::vector<Step>& steps, Workspace& ws) {
-    for (const Step& step : steps) {
-      if (ws.in.size() < step.inputs.size()) ws.in.resize(step.inputs.size());
-      for (size_t i = 0; i < step.inputs.size(); ++i) ws.in[i] = ws.slots[step.inputs[i]];
-      const std::span<const Array> in(ws.in.data(), step.inputs.size());
-      ws.out.resize(step.outputs.size());
-      for (size_t i = 0; i < ws.out.size(); ++i) ws.out[i] = storage_for(ws, step.outputs[i]);
-      step.node->op().perform(*step.node, in, ws.out);
-      for (size_t i = 0; i < ws.out.size(); ++i) ws.slots[step.outputs[i]] = std::move(ws.out[i]);
-      for (size_t i = 0; i < step.inputs.size(); ++i) ws.in[i] = Array();  // so a buffer's only owner is its slot
-    }
+  // The arguments that stay the same through the loop (non-sequences, constants, shared variables,
+  // what the invariant steps computed) are assigned once, before the first step.
+  void bind_args(Workspace& ws) const {
+    for (size_t k = 0; k < steps_.size(); ++k)
+      for (int s : steps_[k].inputs) ws.args[k].push_back(ws.slots[s]);
+    ws.args_bound = true;
   }
 
-  // What a node may write the next value of `slot` into (Theano's output storage reuse): the row
-  // offered for it, or else the slot's value from the last step when nothing else holds its buffer
-  // (no view of it lives in another slot, so no node reads it again).
-  static Array storage_for(Workspace& ws, int slot) {
-    if (ws.offers[slot].defined()) return std::move(ws.offers[slot]);
-    Array& last = ws.slots[slot];
-    if (last.defined() && last.buffer().use_count() == 1) return std::move(last);
-    return Array();
+  // Leaves in `slot` what its node may write the next value into (Theano's output storage
+  // reuse): the row offered for it, or else the value from the last step when nothing else holds
+  // its buffer (no view of it lives in another slot or argument); otherwise nothing.
+  static void prepare_storage(Workspace& ws, int slot) {
+    Array& value = ws.slots[slot];
+    if (ws.offers[slot].defined())
+      value = std::move(ws.offers[slot]);
+    else if (value.defined() && value.buffer().use_count() != 1)
+      value.reset();
   }
 
   // The body's own rewrites can make values that depend only on non-sequences (the transposed
@@ -155,15 +179,18 @@ class ScanProgram {
     for (Step& step : steps_) {
       bool hoist = !step.inputs.empty() && step.node->op().destroy_map().empty();
       for (int s : step.inputs) hoist = hoist && invariant[s];
-      for (int s : step.outputs) hoist = hoist && !destroyed[s];
+      for (size_t i = 0; i < step.num_outputs; ++i) hoist = hoist && !destroyed[step.first_output + i];
       if (!hoist) {
         loop.push_back(std::move(step));
         continue;
       }
-      for (int s : step.outputs) invariant[s] = true;
+      for (size_t i = 0; i < step.num_outputs; ++i) invariant[step.first_output + i] = true;
       invariant_steps_.push_back(std::move(step));
     }
     steps_ = std::move(loop);
+    for (Step& step : steps_)
+      for (size_t i = 0; i < step.inputs.size(); ++i)
+        if (!invariant[step.inputs[i]]) step.varying.push_back(static_cast<int>(i));
   }
 
   std::shared_ptr<const Function> function_;

@@ -20,9 +20,28 @@
 
 namespace kiln::detail {
 
+/// One Shape of strides per operand, inline for up to four operands (most elementwise loops), so
+/// that laying out a small array's loop allocates nothing.
+class OperandStrides {
+ public:
+  void resize(size_t k) {
+    k_ = k;
+    if (k > kInline) heap_.resize(k);
+  }
+  size_t size() const { return k_; }
+  Shape& operator[](size_t j) { return k_ > kInline ? heap_[j] : inline_[j]; }
+  const Shape& operator[](size_t j) const { return k_ > kInline ? heap_[j] : inline_[j]; }
+
+ private:
+  static constexpr size_t kInline = 4;
+  Shape inline_[kInline];
+  std::vector<Shape> heap_;
+  size_t k_ = 0;
+};
+
 struct StridedLayout {
-  Shape shape;                // collapsed shape; outer axes first
-  std::vector<Shape> strides;  // per operand, per collapsed axis (bytes)
+  Shape shape;             // collapsed shape; outer axes first
+  OperandStrides strides;  // per operand, per collapsed axis (bytes)
 };
 
 /// n values of T, held inline when n <= N (the per-call scratch of the loops below: a heap

@@ -99,6 +99,13 @@ class Array {
   void set_offset(int64_t offset_bytes) { offset_ = offset_bytes; }
   const std::shared_ptr<Buffer>& buffer() const { return buffer_; }
   bool defined() const { return buffer_ != nullptr; }
+  /// Makes this array undefined, as a default-constructed one, letting go of its buffer.
+  void reset() {
+    buffer_.reset();
+    shape_.clear();
+    strides_.clear();
+    offset_ = 0;
+  }
 
   /// Address of element (0, ..., 0).
   char* data() const { return static_cast<char*>(buffer_->data()) + offset_; }
