@@ -182,7 +182,7 @@ class Shape {
     return i;
   }
 
-  int64_t inline_[kInlineDims] = {};  // initialised, since copies move the whole block
+  int64_t inline_[kInlineDims];  // copies move the whole block, set or not (a fixed-size memcpy)
   int64_t* data_ = inline_;
   size_t size_ = 0;
   size_t capacity_ = kInlineDims;
