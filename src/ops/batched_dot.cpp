@@ -83,7 +83,7 @@ class BatchedDot final : public Op {
     Shape shape = {batch};
     if (x.ndim() == 3) shape.push_back(x.shape()[1]);
     if (y.ndim() == 3) shape.push_back(y.shape()[2]);
-    Array result = Array::empty(dt, shape);
+    Array result = Array::output_storage(out[0], dt, shape);
     for (int64_t i = 0; i < batch; ++i) product_into(entry(x, i), entry(y, i), entry(result, i));
     out[0] = result;
   }

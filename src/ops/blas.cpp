@@ -26,9 +26,9 @@ BlasMatrix as_blas_matrix(const Array& m) {
   const int64_t rows = m.shape()[0], cols = m.shape()[1];
   const int64_t s0 = m.strides()[0], s1 = m.strides()[1];
   if ((s1 == item || cols <= 1) && s0 % item == 0 && s0 / item >= std::max<int64_t>(1, cols))
-    return {m.data(), false, s0 / item, m};
+    return {m.data(), false, s0 / item, Array()};
   if ((s0 == item || rows <= 1) && s1 % item == 0 && s1 / item >= std::max<int64_t>(1, rows))
-    return {m.data(), true, s1 / item, m};
+    return {m.data(), true, s1 / item, Array()};
   Array c = m.copy();
   return {c.data(), false, std::max<int64_t>(1, cols), c};
 }
@@ -36,7 +36,7 @@ BlasMatrix as_blas_matrix(const Array& m) {
 BlasVector as_blas_vector(const Array& v) {
   const int64_t item = static_cast<int64_t>(v.itemsize());
   const int64_t s = v.strides()[0];
-  if (s > 0 && s % item == 0) return {v.data(), s / item, v};
+  if (s > 0 && s % item == 0) return {v.data(), s / item, Array()};
   Array c = v.copy();
   return {c.data(), 1, c};
 }
@@ -261,7 +261,7 @@ class Dot final : public Op {
     Shape out_shape;
     if (a.ndim() == 2) out_shape.push_back(a.shape()[0]);
     if (b.ndim() == 2) out_shape.push_back(b.shape()[1]);
-    out[0] = Array::empty(dt, out_shape);
+    out[0] = Array::output_storage(out[0], dt, out_shape);
     product_into(a, b, out[0]);
   }
 };

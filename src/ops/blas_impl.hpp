@@ -19,15 +19,16 @@ struct BlasMatrix {
   const char* data;
   bool trans;
   int64_t ld;
-  Array keep;  // owns a contiguous copy when one was needed
+  Array keep;  // owns a contiguous copy when one was needed (else m, which outlives the product, is read)
 };
+/// How BLAS reads `m`: in place when its strides allow, else from a contiguous copy.
 BlasMatrix as_blas_matrix(const Array& m);
 
 // A vector as BLAS sees it: data pointer (of element 0; the stride is positive) and increment.
 struct BlasVector {
   const char* data;
   int64_t inc;
-  Array keep;
+  Array keep;  // as in BlasMatrix
 };
 BlasVector as_blas_vector(const Array& v);
 

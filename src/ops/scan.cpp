@@ -118,6 +118,12 @@ class ScanProgram {
   void offer(Workspace& ws, size_t i, const Array& storage) const {
     if (loop_output_[i]) ws.offers[output_slots_[i]] = storage;
   }
+  /// Lets go of the step's outputs once they are stored: one that is a view of another node's
+  /// value (a DimShuffle adding an axis) would otherwise keep that node from reusing its buffer.
+  void release_outputs(Workspace& ws) const {
+    for (size_t i = 0; i < output_slots_.size(); ++i)
+      if (loop_output_[i]) ws.slots[output_slots_[i]].reset();
+  }
   size_t num_nodes() const { return steps_.size(); }
 
   /// One step of the loop: every node of the body, in order, each writing its outputs straight
@@ -473,6 +479,7 @@ class ScanLoop {
       run_guarded(t, [&] { prog_.run(ws_); });
       store(t);
       if (L_.has_until && prog_.output(ws_, L_.n_inner_outputs() - 1).item_as_double() != 0) return t + 1;
+      prog_.release_outputs(ws_);
     }
     return n_;
   }

@@ -110,3 +110,19 @@ TEST(Array, ElementwiseNodesWriteIntoOfferedStorage) {
   node.op().perform(node, {&in, 1}, out);
   EXPECT_EQ(out[0].shape(), Shape{3});
 }
+
+TEST(Array, DotWritesIntoOfferedStorage) {
+  Var a = matrix("a"), b = vector("b");
+  Var y = dot(a, b);
+  const Apply& node = *y->owner();
+  Array av = Array::empty(DType::Float64, {2, 3}), bv = Array::empty(DType::Float64, {3});
+  for (int i = 0; i < 6; ++i) av.data_as<double>()[i] = i;
+  for (int i = 0; i < 3; ++i) bv.data_as<double>()[i] = 1.0;
+  const std::vector<Array> in = {av, bv};
+  std::vector<Array> out = {Array::zeros(DType::Float64, {2})};
+  const Array offered = out[0];
+  node.op().perform(node, in, out);
+  EXPECT_TRUE(out[0].shares_buffer_with(offered));
+  EXPECT_EQ(offered.data_as<double>()[0], 3.0);
+  EXPECT_EQ(offered.data_as<double>()[1], 12.0);
+}
