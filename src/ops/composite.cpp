@@ -245,7 +245,7 @@ class Composite final : public detail::FusedOp {
  private:
   Array run_compiled(KernelRunFn kernel, const Shape& shape, std::span<const Array> in, const Array& target) const {
     Array result = target.defined() ? target : Array::empty(program_.dtype, shape);
-    if (result.size() == 0) return result;
+    if (result.size() == 0 || run_flat(kernel, in, result)) return result;
     const size_t k = in.size() + 1;  // the result is operand 0
     detail::SmallBuffer<Shape, 4> strides(in.size());
     detail::SmallBuffer<const int64_t*> stride_ptrs(k);
@@ -261,6 +261,29 @@ class Composite final : public detail::FusedOp {
     detail::parallel_for_each_run(layout, {bases.data(), k}, result.size(),
                                   [kernel](char** p, const int64_t* s, int64_t n) { kernel(p, s, n); });
     return result;
+  }
+
+  // The kernel in one call over the whole array, when the result is contiguous and every input is
+  // too (over the result's shape) or is one value: the common case of small arrays, with no
+  // layout to work out. Large arrays take the general path, which splits them over threads.
+  static bool run_flat(KernelRunFn kernel, std::span<const Array> in, const Array& result) {
+    if (result.size() >= detail::kParallelThreshold || !result.is_c_contiguous()) return false;
+    const size_t k = in.size() + 1;
+    detail::SmallBuffer<char*> ptrs(k);
+    detail::SmallBuffer<int64_t> strides(k);
+    ptrs[0] = result.data();
+    strides[0] = static_cast<int64_t>(result.itemsize());
+    for (size_t j = 0; j < in.size(); ++j) {
+      if (in[j].shape() == result.shape() && in[j].is_c_contiguous())
+        strides[j + 1] = static_cast<int64_t>(in[j].itemsize());
+      else if (in[j].size() == 1)
+        strides[j + 1] = 0;
+      else
+        return false;
+      ptrs[j + 1] = in[j].data();
+    }
+    kernel(ptrs.data(), strides.data(), result.size());
+    return true;
   }
 
   std::shared_ptr<const detail::FusedGraph> graph_;

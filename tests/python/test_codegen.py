@@ -47,7 +47,10 @@ def test_broadcasting_strided_and_literal_operands():
     cases = [(big, rng.standard_normal((1, 30)), 0.5),
              (big.T, rng.standard_normal((1, 40)), 2.0),          # transposed (non-contiguous) input
              (big[::3, ::2], rng.standard_normal((1, 15))[:, ::-1], -1.0),  # strided, reversed
-             (np.ones((0, 3)), np.ones((1, 3)), 1.0)]
+             (np.ones((0, 3)), np.ones((1, 3)), 1.0),
+             # contiguous operands and single values: the kernel runs once over the whole array
+             (rng.standard_normal((1, 30)), rng.standard_normal((1, 30)), 1.5),
+             (big[:, :1].copy(), rng.standard_normal((1, 1)), 3.0)]
     for xv, rv, sv in cases:
         np.testing.assert_allclose(fast(xv, rv, sv), plain(xv, rv, sv), rtol=1e-14)
     with pytest.raises(ValueError, match="(Composite|Elemwise).*(does not match|cannot be broadcast)"):
