@@ -189,9 +189,10 @@ ScanResult scan(const ScanStepFunction& fn, const std::vector<ScanSequence>& seq
   args.insert(args.end(), parts.non_seq_inner.begin(), parts.non_seq_inner.end());
   ScanStepResult step = fn(args);
   check_step_outputs(step, outputs_info);
-  if (step.until)
+  if (step.until) {
     KILN_USER_CHECK(step.until->ndim() == 0, TypeError)
         << "scan: the until condition must be a scalar, got " << step.until->type().str();
+  }
   for (auto& st : parts.states) st.step = step.outputs[st.user_output];
 
   // Outer non-sequences are replaced inside by their placeholders; the body sees only placeholders.
