@@ -463,6 +463,7 @@ std::vector<Array> Function::operator()(const std::vector<Array>& args) const {
   // Results must not alias memory the caller or kiln still uses elsewhere. Collected before the
   // schedule runs: with allow_gc the input slots are emptied after their last reader.
   std::vector<const Buffer*> foreign;
+  foreign.reserve(args.size() + constants_.size() + shared_.size());
   for (size_t i = 0; i < args.size(); ++i) foreign.push_back(ws[input_slots_[i]].buffer().get());
   for (const Array& c : constants_) foreign.push_back(c.buffer().get());
   for (size_t i = 0; i < shared_.size(); ++i) foreign.push_back(ws[shared_slots_[i]].buffer().get());
@@ -518,24 +519,33 @@ std::vector<Array> Function::operator()(const std::vector<Array>& args) const {
   };
   // Update values first: outputs must not alias them either (the caller may write to an output).
   std::vector<Array> new_values;
-  std::set<const Buffer*> returned;
+  // The buffers handed out so far (few: a vector searched in order costs less than a set).
+  // first_return(b) records b and says whether it was new.
+  std::vector<const Buffer*> returned;
+  returned.reserve(update_slots_.size() + output_slots_.size());
+  auto first_return = [&returned](const Buffer* b) {
+    if (std::find(returned.begin(), returned.end(), b) != returned.end()) return false;
+    returned.push_back(b);
+    return true;
+  };
   for (size_t i = 0; i < update_slots_.size(); ++i) {
     const int s = update_slots_[i];
     if (update_in_place_[i]) {  // already in the shared variable's buffer
-      returned.insert(ws[s].buffer().get());
+      first_return(ws[s].buffer().get());
       new_values.push_back(ws[s]);
       continue;
     }
     Array v = detach(ws[s]);
-    if (!v.buffer()->owned() || !returned.insert(v.buffer().get()).second) v = v.copy();
-    returned.insert(v.buffer().get());
+    if (!v.buffer()->owned() || !first_return(v.buffer().get())) v = v.copy();
+    first_return(v.buffer().get());  // the copy's buffer, when one was made
     new_values.push_back(std::move(v));
   }
   std::vector<Array> results;
+  results.reserve(output_slots_.size());
   for (int s : output_slots_) {
     Array r = detach(ws[s]);
     // Two results sharing a buffer (the same variable twice, views, an update value) get copies.
-    if (!returned.insert(r.buffer().get()).second) r = r.copy();
+    if (!first_return(r.buffer().get())) r = r.copy();
     results.push_back(std::move(r));
   }
   if (debug_) compare_with_reference(expected, results, new_values);

@@ -106,7 +106,7 @@ DType output_dtype(ScalarOpId id, const std::vector<Var>& inputs) {
 
 // The type the kernel computes in: the output type, except that comparisons compute in the
 // inputs' promoted type and Cast computes in the input type.
-DType detail::elemwise_compute_dtype(ScalarOpId id, const std::vector<DType>& in, DType out) {
+DType detail::elemwise_compute_dtype(ScalarOpId id, std::span<const DType> in, DType out) {
   if (scalar_op_info(id).rule == OutRule::Bool) {
     DType t = in[0];
     for (size_t i = 1; i < in.size(); ++i) t = promote(t, in[i]);
@@ -322,9 +322,9 @@ void Elemwise::perform(const Apply& node, std::span<const Array> in, std::span<A
   const size_t k = in.size();
   Shape shape = broadcast_runtime(node, in);
   DType out_dtype = node.output_ptr(0)->dtype();
-  std::vector<DType> in_dtypes;
-  for (const auto& a : in) in_dtypes.push_back(a.dtype());
-  const DType ct = detail::elemwise_compute_dtype(id_, in_dtypes, out_dtype);
+  detail::SmallBuffer<DType> in_dtypes(k);
+  for (size_t j = 0; j < k; ++j) in_dtypes[j] = in[j].dtype();
+  const DType ct = detail::elemwise_compute_dtype(id_, {in_dtypes.data(), k}, out_dtype);
   const detail::ScalarKernel kernel = detail::best_kernel(id_, ct);
   KILN_ASSERT(kernel != nullptr) << name() << " has no kernel for " << dtype_name(ct);
   // Storage the caller offers comes first (it saves the caller a copy). Else an inplace node writes

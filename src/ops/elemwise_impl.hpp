@@ -2,6 +2,7 @@
 // (elemwise_kernels.cpp, one instantiation per table row and compute type).
 #pragma once
 
+#include <span>
 #include <cstdint>
 #include <vector>
 
@@ -19,7 +20,7 @@ ScalarKernel scalar_kernel(ScalarOpId op, DType t);
 /// The type an elementwise node computes in, given its inputs' and output's dtypes: the output
 /// type, except that comparisons compute in the inputs' promoted type and Cast in its input type.
 /// The fused kernels convert operands to it exactly as the interpreter does.
-DType elemwise_compute_dtype(ScalarOpId id, const std::vector<DType>& in, DType out);
+DType elemwise_compute_dtype(ScalarOpId id, std::span<const DType> in, DType out);
 
 /// The gradient column of scalar_table.def for `id`: one entry per input (nullptr: no gradient),
 /// in terms of the inputs x, y, z (unused ones null), the output and its gradient gz.

@@ -1,5 +1,6 @@
 // Instantiates the interpreter's loop for every row of scalar_table.def and every compute type the
 // row is defined for. The loops are flat and contiguous, so the compiler vectorises the simple ones.
+#include <array>
 #include <cmath>
 
 #include "ops/elemwise_impl.hpp"
@@ -85,10 +86,23 @@ const VectorKernelEntry* vector_table() {
 }  // namespace
 
 ScalarKernel best_kernel(ScalarOpId op, DType t) {
-  if (const VectorKernelEntry* table = vector_table())
-    for (int i = 0; table[i].kernel; ++i)
-      if (table[i].op == op && table[i].dtype == t) return table[i].kernel;
-  return scalar_kernel(op, t);
+  // Looked up on every elementwise call: one table of every (op, dtype) pair, filled once.
+  using Table = std::array<ScalarKernel, static_cast<size_t>(kNumScalarOps) * kNumDTypes>;
+  static const Table kBest = [] {
+    Table best{};
+    for (int o = 0; o < kNumScalarOps; ++o)
+      for (int d = 0; d < kNumDTypes; ++d)
+        best[o * kNumDTypes + d] = scalar_kernel(static_cast<ScalarOpId>(o), static_cast<DType>(d));
+    std::array<bool, std::tuple_size_v<Table>> vectorised{};  // the table's first entry for a pair wins
+    if (const VectorKernelEntry* table = vector_table())
+      for (int i = 0; table[i].kernel; ++i) {
+        const int k = static_cast<int>(table[i].op) * kNumDTypes + static_cast<int>(table[i].dtype);
+        if (!vectorised[k]) best[k] = table[i].kernel;
+        vectorised[k] = true;
+      }
+    return best;
+  }();
+  return kBest[static_cast<int>(op) * kNumDTypes + static_cast<int>(t)];
 }
 
 }  // namespace kiln::detail
