@@ -89,7 +89,6 @@ class ScanProgram {
   struct Workspace {
     std::vector<Array> slots, offers;
     std::vector<std::vector<Array>> args;
-    bool args_bound = false;
   };
 
   Workspace workspace() const {
@@ -102,7 +101,7 @@ class ScanProgram {
     return ws;
   }
   /// Runs the steps whose inputs do not change from step to step, once, after the non-sequences
-  /// are set.
+  /// are set and before the first step; then binds the loop nodes' arguments.
   void run_invariant_steps(Workspace& ws) const {
     std::vector<Array> args;
     for (const Step& step : invariant_steps_) {
@@ -110,6 +109,7 @@ class ScanProgram {
       for (int s : step.inputs) args.push_back(ws.slots[s]);
       step.node->op().perform(*step.node, args, {&ws.slots[step.first_output], step.num_outputs});
     }
+    bind_args(ws);
   }
   Array& input(Workspace& ws, size_t i) const { return ws.slots[input_slots_[i]]; }
   const Array& output(const Workspace& ws, size_t i) const { return ws.slots[output_slots_[i]]; }
@@ -126,10 +126,9 @@ class ScanProgram {
   }
   size_t num_nodes() const { return steps_.size(); }
 
-  /// One step of the loop: every node of the body, in order, each writing its outputs straight
-  /// into their slots.
+  /// One step of the loop (after run_invariant_steps): every node of the body, in order, each
+  /// writing its outputs straight into their slots.
   void run(Workspace& ws) const {
-    if (!ws.args_bound) bind_args(ws);
     for (size_t k = 0; k < steps_.size(); ++k) {
       const Step& step = steps_[k];
       std::vector<Array>& args = ws.args[k];
@@ -156,7 +155,6 @@ class ScanProgram {
   void bind_args(Workspace& ws) const {
     for (size_t k = 0; k < steps_.size(); ++k)
       for (int s : steps_[k].inputs) ws.args[k].push_back(ws.slots[s]);
-    ws.args_bound = true;
   }
 
   // Leaves in `slot` what its node may write the next value into (Theano's output storage
